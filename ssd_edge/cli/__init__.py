@@ -1,0 +1,1 @@
+"""Command-line tools. Each module's ``main(argv=None)`` is a console script."""

@@ -1,0 +1,9 @@
+"""ssd-live (not landed yet)."""
+import sys
+
+from .common import not_landed
+
+main = not_landed("ssd-live", "the runtime and live streams")
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,43 @@
+"""Atomic file writes: a temporary file in the destination folder, then ``os.replace``.
+
+A crash or Ctrl-C never leaves a half-written ONNX, engine or JSON that a later run would load.
+"""
+import contextlib
+import os
+import tempfile
+
+from .errors import SsdEdgeError
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary path beside ``path``; on success it is renamed onto ``path``."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise SsdEdgeError("output folder %s does not exist" % folder)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".part",
+                                   dir=folder)
+    except OSError as e:
+        raise SsdEdgeError("cannot write to %s: %s" % (folder, e.strerror))
+    os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def atomic_write_bytes(path, data):
+    """Write ``data`` (bytes-like) to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def atomic_write_text(path, text):
+    atomic_write_bytes(path, text.encode("utf-8"))

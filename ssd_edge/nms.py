@@ -1,0 +1,219 @@
+"""Post-processing: scores and decoded boxes → :class:`Detections`, as pytorch-ssd's Predictor.
+
+The Predictor loops over classes in Python and runs a greedy NMS per class. Here every class is
+processed at once: candidates are picked with one ``argpartition``, all pairwise IoUs of every
+class are computed in one broadcast, and the greedy pass is solved as a fixed point (a box is
+kept iff no *kept* higher-scoring box of its class overlaps it by more than the threshold; that
+recurrence has exactly one solution, the greedy one, and iterating it from "keep everything"
+reaches it in at most chain-length steps, usually two or three).
+"""
+import threading
+
+import numpy as np
+
+from .boxes import iou as _iou
+from .detections import Detections
+
+_EPS = 1e-5  # pytorch-ssd's iou_of adds this to the union; kept for identical decisions
+
+
+def postprocess(scores, boxes, *, frame_size=None, conf_threshold=0.4, iou_threshold=0.45,
+                candidate_size=200, top_k=-1, max_detections=200, labels=None,
+                method="hard", sigma=0.5, class_agnostic=False):
+    """Turn one image's network outputs into detections.
+
+    Args:
+        scores: ``(P, C) float32`` softmax probabilities, column 0 = background.
+        boxes: ``(P, 4) float32`` corner boxes ``(x1, y1, x2, y2)`` normalised to [0, 1].
+        frame_size: ``(W, H)`` of the frame in pixels; boxes are scaled by it (None = keep
+            normalised coordinates).
+        conf_threshold: a class score must be strictly greater to be considered.
+        iou_threshold: a box is suppressed when its IoU with a kept box is strictly greater.
+        candidate_size: per class, only the highest-scoring ``candidate_size`` enter NMS.
+        top_k: per class, at most this many survive (-1 = all), as the Predictor's ``top_k``.
+        max_detections: overall cap keeping the highest scores (-1 = none; the Predictor has
+            none). Kept detections stay in class-major, score-descending order.
+        labels: class names indexed by class id; adds ``Detections.labels``.
+        method: ``"hard"`` (greedy, the Predictor's default) or ``"soft"`` (Gaussian soft-NMS
+            with ``sigma``, as pytorch-ssd's ``soft_nms``).
+        class_agnostic: run one NMS across all classes (boxes of different classes suppress
+            each other) on the ``candidate_size`` best (prior, class) pairs.
+
+    Returns:
+        :class:`Detections` ordered by class id, then by descending score.
+    """
+    scores = np.asarray(scores, dtype=np.float32)
+    boxes = np.asarray(boxes, dtype=np.float32)
+    if scores.ndim != 2 or boxes.shape != (scores.shape[0], 4):
+        raise ValueError("expected scores (P, C) and boxes (P, 4), got %s and %s"
+                         % (scores.shape, boxes.shape))
+    if method == "soft":
+        cls, keep_idx, keep_scores = _soft_nms(scores, boxes, conf_threshold, sigma, top_k)
+    elif method == "hard":
+        pick = _hard_nms_agnostic if class_agnostic else _hard_nms
+        cls, keep_idx, keep_scores = pick(scores, boxes, conf_threshold, iou_threshold,
+                                          candidate_size, top_k)
+    else:
+        raise ValueError("method must be 'hard' or 'soft', got %r" % (method,))
+    if max_detections is not None and 0 <= max_detections < len(keep_scores):
+        best = np.sort(np.argsort(-keep_scores, kind="stable")[:max_detections])
+        cls, keep_idx, keep_scores = cls[best], keep_idx[best], keep_scores[best]
+    out_boxes = boxes[keep_idx]
+    if frame_size is not None:
+        w, h = frame_size
+        out_boxes = out_boxes * np.array([w, h, w, h], dtype=np.float32)
+    names = [labels[c] for c in cls] if labels is not None else []
+    return Detections(out_boxes, keep_scores, cls, names)
+
+
+def _candidates(scores, conf_threshold, candidate_size):
+    """Per foreground class, the top ``candidate_size`` priors above threshold.
+
+    Returns ``(classes (C',), idx (C', K) prior indices, cand (C', K) scores, valid (C', K))``
+    with each row sorted by descending score; only classes with at least one candidate.
+    """
+    fg = scores[:, 1:]
+    above = fg > conf_threshold
+    counts = above.sum(axis=0)
+    classes = np.flatnonzero(counts)
+    if classes.size == 0:
+        return classes + 1, None, None, None
+    k = int(min(candidate_size, counts.max()))
+    masked = np.where(above[:, classes], fg[:, classes], -np.inf).T          # (C', P)
+    if k < masked.shape[1]:
+        idx = np.argpartition(-masked, k - 1, axis=1)[:, :k]
+    else:
+        idx = np.broadcast_to(np.arange(masked.shape[1]), masked.shape)
+    cand = np.take_along_axis(masked, idx, axis=1)
+    # Descending score; ties broken by prior index like a stable sort of the whole column.
+    order = np.lexsort((idx, -cand), axis=1) if cand.shape[1] > 1 else np.zeros_like(idx)
+    idx = np.take_along_axis(idx, order, axis=1)
+    cand = np.take_along_axis(cand, order, axis=1)
+    return classes + 1, idx, cand, np.isfinite(cand)
+
+
+def _greedy_keep(cand_boxes, valid, iou_threshold):
+    """Greedy NMS for a stack of score-sorted box lists.
+
+    Args:
+        cand_boxes: ``(G, K, 4)`` corner boxes, each row sorted by descending score.
+        valid: ``(G, K)`` bool, False for padding.
+    Returns:
+        ``(G, K)`` bool, True where the box survives.
+    """
+    g, k = valid.shape
+    # Large temporaries cost more in page faults than in arithmetic, so every (G, K, K) step
+    # writes into reused per-thread buffers.
+    a, b, c, over = _scratch(g, k)
+    x1, y1, x2, y2 = (np.ascontiguousarray(cand_boxes[..., i], dtype=np.float32)
+                      for i in range(4))
+    np.minimum(x2[:, :, None], x2[:, None, :], out=a)
+    np.maximum(x1[:, :, None], x1[:, None, :], out=b)
+    np.subtract(a, b, out=a)
+    np.maximum(a, 0, out=a)                                                  # overlap width
+    np.minimum(y2[:, :, None], y2[:, None, :], out=b)
+    np.maximum(y1[:, :, None], y1[:, None, :], out=c)
+    np.subtract(b, c, out=b)
+    np.maximum(b, 0, out=b)                                                  # overlap height
+    np.multiply(a, b, out=a)                                                 # intersection
+    area = np.maximum(x2 - x1, 0) * np.maximum(y2 - y1, 0)
+    np.add(area[:, :, None], area[:, None, :] + np.float32(_EPS), out=b)
+    np.subtract(b, a, out=b)                                                 # union (+eps)
+    np.divide(a, b, out=a)                                                   # IoU
+    np.greater(a, np.float32(iou_threshold), out=over)
+    # Only a higher-scoring box (i < j) suppresses; padding sits at the end of each row, so it
+    # can only "suppress" other padding and needs no mask here.
+    np.multiply(over, _triu(k), out=a)
+    keep = valid.copy()
+    keep_f = np.empty((g, 1, k), np.float32)
+    for _ in range(k + 1):
+        np.copyto(keep_f[:, 0, :], keep)
+        suppressed = np.matmul(keep_f, a)[:, 0, :] > 0
+        new_keep = valid & ~suppressed
+        if np.array_equal(new_keep, keep):
+            break
+        keep = new_keep
+    return keep
+
+
+_local = threading.local()
+
+
+def _scratch(g, k):
+    bufs = getattr(_local, "bufs", None)
+    if bufs is None or bufs[0].size < g * k * k:
+        n = g * k * k
+        bufs = tuple(np.empty(n, np.float32) for _ in range(3)) + (np.empty(n, bool),)
+        _local.bufs = bufs
+    n = g * k * k
+    return tuple(buf[:n].reshape(g, k, k) for buf in bufs)
+
+
+_TRIU = {}
+
+
+def _triu(k):
+    m = _TRIU.get(k)
+    if m is None:
+        m = _TRIU.setdefault(k, np.triu(np.ones((k, k), dtype=np.float32), 1))
+    return m
+
+
+def _limit_per_row(keep, top_k):
+    if top_k is not None and top_k > 0:
+        keep = keep & (np.cumsum(keep, axis=1) <= top_k)
+    return keep
+
+
+def _hard_nms(scores, boxes, conf_threshold, iou_threshold, candidate_size, top_k):
+    classes, idx, cand, valid = _candidates(scores, conf_threshold, candidate_size)
+    if idx is None:
+        return _empty()
+    keep = _limit_per_row(_greedy_keep(boxes[idx], valid, iou_threshold), top_k)
+    rows, cols = np.nonzero(keep)                                            # class-major
+    return classes[rows].astype(np.int64), idx[rows, cols], cand[rows, cols]
+
+
+def _hard_nms_agnostic(scores, boxes, conf_threshold, iou_threshold, candidate_size, top_k):
+    fg = scores[:, 1:]
+    prior, cls = np.nonzero(fg > conf_threshold)
+    if prior.size == 0:
+        return _empty()
+    s = fg[prior, cls]
+    order = np.lexsort((cls, prior, -s))[:candidate_size]
+    prior, cls, s = prior[order], cls[order], s[order]
+    keep = _limit_per_row(_greedy_keep(boxes[prior][None], np.ones((1, len(s)), bool),
+                                       iou_threshold), top_k)[0]
+    prior, cls, s = prior[keep], cls[keep] + 1, s[keep]
+    order = np.lexsort((-s, cls))                                            # class-major
+    return cls[order].astype(np.int64), prior[order], s[order]
+
+
+def _soft_nms(scores, boxes, conf_threshold, sigma, top_k):
+    """Gaussian soft-NMS per class, following pytorch-ssd's ``soft_nms`` step by step."""
+    out_cls, out_idx, out_s = [], [], []
+    for c in range(1, scores.shape[1]):
+        live = np.flatnonzero(scores[:, c] > conf_threshold)
+        s = scores[live, c].copy()
+        picked = 0
+        while live.size:
+            m = int(np.argmax(s))
+            out_cls.append(c)
+            out_idx.append(live[m])
+            out_s.append(s[m])
+            picked += 1
+            if (top_k is not None and 0 < top_k == picked) or live.size == 1:
+                break
+            cur = boxes[live[m]]
+            live[m], s[m] = live[-1], s[-1]
+            live, s = live[:-1], s[:-1]
+            ov = _iou(cur[None], boxes[live], _EPS)
+            s = s * np.exp(-(ov * ov) / sigma)
+            alive = s > conf_threshold
+            live, s = live[alive], s[alive]
+    return (np.asarray(out_cls, np.int64), np.asarray(out_idx, np.int64),
+            np.asarray(out_s, np.float32))
+
+
+def _empty():
+    return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
