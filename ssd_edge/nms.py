@@ -72,24 +72,25 @@ def _candidates(scores, conf_threshold, candidate_size):
     Returns ``(classes (C',), idx (C', K) prior indices, cand (C', K) scores, valid (C', K))``
     with each row sorted by descending score; only classes with at least one candidate.
     """
-    fg = scores[:, 1:]
+    fg = np.ascontiguousarray(scores[:, 1:].T)                               # (C-1, P)
     above = fg > conf_threshold
-    counts = above.sum(axis=0)
+    counts = np.count_nonzero(above, axis=1)
     classes = np.flatnonzero(counts)
     if classes.size == 0:
         return classes + 1, None, None, None
+    if classes.size < fg.shape[0]:
+        fg, above = fg[classes], above[classes]
     k = int(min(candidate_size, counts.max()))
-    masked = np.where(above[:, classes], fg[:, classes], -np.inf).T          # (C', P)
+    masked = np.where(above, fg, np.float32(-np.inf))
     if k < masked.shape[1]:
-        idx = np.argpartition(-masked, k - 1, axis=1)[:, :k]
+        idx = np.argpartition(masked, masked.shape[1] - k, axis=1)[:, -k:]
     else:
         idx = np.broadcast_to(np.arange(masked.shape[1]), masked.shape)
     cand = np.take_along_axis(masked, idx, axis=1)
-    # Descending score; ties broken by prior index like a stable sort of the whole column.
-    order = np.lexsort((idx, -cand), axis=1) if cand.shape[1] > 1 else np.zeros_like(idx)
+    order = np.argsort(-cand, axis=1, kind="stable")
     idx = np.take_along_axis(idx, order, axis=1)
     cand = np.take_along_axis(cand, order, axis=1)
-    return classes + 1, idx, cand, np.isfinite(cand)
+    return classes + 1, idx, cand, cand > -np.inf
 
 
 def _greedy_keep(cand_boxes, valid, iou_threshold):
@@ -102,34 +103,31 @@ def _greedy_keep(cand_boxes, valid, iou_threshold):
         ``(G, K)`` bool, True where the box survives.
     """
     g, k = valid.shape
-    # Large temporaries cost more in page faults than in arithmetic, so every (G, K, K) step
-    # writes into reused per-thread buffers.
-    a, b, c, over = _scratch(g, k)
     x1, y1, x2, y2 = (np.ascontiguousarray(cand_boxes[..., i], dtype=np.float32)
                       for i in range(4))
-    np.minimum(x2[:, :, None], x2[:, None, :], out=a)
-    np.maximum(x1[:, :, None], x1[:, None, :], out=b)
-    np.subtract(a, b, out=a)
-    np.maximum(a, 0, out=a)                                                  # overlap width
-    np.minimum(y2[:, :, None], y2[:, None, :], out=b)
-    np.maximum(y1[:, :, None], y1[:, None, :], out=c)
-    np.subtract(b, c, out=b)
-    np.maximum(b, 0, out=b)                                                  # overlap height
-    np.multiply(a, b, out=a)                                                 # intersection
-    area = np.maximum(x2 - x1, 0) * np.maximum(y2 - y1, 0)
-    np.add(area[:, :, None], area[:, None, :] + np.float32(_EPS), out=b)
-    np.subtract(b, a, out=b)                                                 # union (+eps)
-    np.divide(a, b, out=a)                                                   # IoU
-    np.greater(a, np.float32(iou_threshold), out=over)
-    # Only a higher-scoring box (i < j) suppresses; padding sits at the end of each row, so it
-    # can only "suppress" other padding and needs no mask here.
-    np.multiply(over, _triu(k), out=a)
+    area = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area_eps = area + np.float32(_EPS)
+    # Only a higher-scoring box (row i) suppresses a lower one (column j > i): the upper
+    # triangle is computed in row blocks, each block only against the columns after its first
+    # row (~40 % fewer pairs), into contiguous reused buffers.
+    step = max(32, -(-k // 4))
+    blocks = []
+    for r0 in range(0, k, step):
+        r1 = min(k, r0 + step)
+        a, b, c = _scratch(g, r1 - r0, k - r0)
+        _block_overlap(x1, y1, x2, y2, area, area_eps, slice(r0, r1), slice(r0, k),
+                       iou_threshold, a, b, c)
+        a[:, :, :r1 - r0] *= _triu(r1 - r0)
+        blocks.append((r0, r1, a))
     keep = valid.copy()
     keep_f = np.empty((g, 1, k), np.float32)
+    suppressed = np.empty((g, k), np.float32)
     for _ in range(k + 1):
         np.copyto(keep_f[:, 0, :], keep)
-        suppressed = np.matmul(keep_f, a)[:, 0, :] > 0
-        new_keep = valid & ~suppressed
+        suppressed.fill(0)
+        for r0, r1, a in blocks:
+            suppressed[:, r0:] += np.matmul(keep_f[:, :, r0:r1], a)[:, 0, :]
+        new_keep = valid & (suppressed == 0)
         if np.array_equal(new_keep, keep):
             break
         keep = new_keep
@@ -139,14 +137,17 @@ def _greedy_keep(cand_boxes, valid, iou_threshold):
 _local = threading.local()
 
 
-def _scratch(g, k):
-    bufs = getattr(_local, "bufs", None)
-    if bufs is None or bufs[0].size < g * k * k:
-        n = g * k * k
-        bufs = tuple(np.empty(n, np.float32) for _ in range(3)) + (np.empty(n, bool),)
-        _local.bufs = bufs
-    n = g * k * k
-    return tuple(buf[:n].reshape(g, k, k) for buf in bufs)
+def _scratch(g, rows, cols):
+    """Three reused float32 buffers of shape (g, rows, cols), per thread and shape."""
+    cache = getattr(_local, "bufs", None)
+    if cache is None:
+        cache = _local.bufs = {}
+    key = (g, rows, cols)
+    if key not in cache:
+        if len(cache) > 32:
+            cache.clear()
+        cache[key] = tuple(np.empty(key, np.float32) for _ in range(3))
+    return cache[key]
 
 
 _TRIU = {}
@@ -157,6 +158,32 @@ def _triu(k):
     if m is None:
         m = _TRIU.setdefault(k, np.triu(np.ones((k, k), dtype=np.float32), 1))
     return m
+
+
+def _block_overlap(x1, y1, x2, y2, area, area_eps, rows, cols, thr, a, b, c):
+    """Fill ``a`` (G, len(rows), len(cols)) with 1.0 where IoU(row box, col box) > thr, else 0.
+
+    Same arithmetic as pytorch-ssd's ``iou_of`` (areas clamped at 0, ``+1e-5`` in the union,
+    float32), so decisions match it bit for bit. Large temporaries cost more in page faults
+    than in arithmetic, so every step writes into the caller's reused buffers.
+    """
+    r, q = (slice(None), rows, None), (slice(None), None, cols)
+    np.minimum(x2[r], x2[q], out=a)
+    np.maximum(x1[r], x1[q], out=b)
+    np.subtract(a, b, out=a)                                                 # overlap width w
+    np.minimum(y2[r], y2[q], out=b)
+    np.maximum(y1[r], y1[q], out=c)
+    np.subtract(b, c, out=b)                                                 # overlap height h
+    # pytorch-ssd clamps w and h at 0 before multiplying. Clamping is the slowest op here, so
+    # instead: with w > 0 the product is unchanged when h >= 0 and negative (IoU < 0, never
+    # above a threshold >= 0) when h < 0; pairs with w <= 0 are masked out at the end.
+    np.multiply(a, b, out=c)                                                 # intersection
+    np.greater(a, 0, out=a, casting="unsafe")                                # w > 0 as 1.0/0.0
+    np.add(area[r], area_eps[q], out=b)
+    np.subtract(b, c, out=b)                                                 # union + eps
+    np.divide(c, b, out=c)                                                   # IoU
+    np.greater(c, np.float32(thr), out=c, casting="unsafe")
+    np.multiply(a, c, out=a)
 
 
 def _limit_per_row(keep, top_k):
