@@ -1,0 +1,42 @@
+"""ExportOptions: every ssd-export flag maps 1:1 onto one field."""
+from dataclasses import dataclass
+from typing import Optional
+
+NMS_VARIANTS = ("none", "onnx", "trt")
+CALIB_METHODS = ("minmax", "entropy", "percentile")
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """What to export and how.
+
+    Batch: ``batch`` is the static batch; with ``dynamic_batch`` the batch axis is symbolic and
+    engines get an optimisation profile ``1..max_batch``.
+    """
+
+    output: Optional[str] = None          # path of the FP32 ONNX; None = beside the checkpoint
+    output_dir: Optional[str] = None
+    opset: int = 13
+    batch: int = 1
+    dynamic_batch: bool = False
+    max_batch: int = 8
+    simplify: bool = True
+    nms: str = "none"
+    conf_threshold: float = 0.01
+    iou_threshold: float = 0.45
+    candidate_size: int = 200
+    max_detections: int = 200
+    class_agnostic: bool = False
+    fp16: bool = False
+    int8: bool = False
+    calib_dir: Optional[str] = None
+    calib_count: int = 300
+    calib_method: str = "minmax"
+    engine: bool = False
+    workspace_mib: Optional[int] = None
+    dla_core: Optional[int] = None
+    timing_cache: Optional[str] = None
+    mobile: bool = False
+    check: bool = True
+    check_inputs: int = 4
+    seed: int = 0
