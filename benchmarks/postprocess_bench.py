@@ -6,7 +6,9 @@ IoU 0.45 — the evaluation setting, where the per-class loop hurts most. Two ki
 
 * ``uniform``: softmax of N(0, 2²) logits with random boxes — every class has > 200 candidates,
   the worst case for both implementations;
-* ``network``: the real outputs of an mb1-ssd (random weights) on a generated frame.
+* ``network``: the real outputs of an mb1-ssd (random weights) on a generated frame, with a
+  uniform [0, 1e-3) jitter added to the scores: an untrained net gives many exactly equal scores (dead ReLUs leave only
+  the bias), and pytorch-ssd's unstable ``torch.sort`` orders such ties arbitrarily.
 
 The reference is pytorch-ssd's own ``box_utils.nms`` loop when ``--pytorch-ssd DIR`` points at a
 checkout of it, otherwise a line-by-line torch transcription of ``Predictor.predict``'s loop
@@ -99,7 +101,8 @@ def network_outputs(seed=0):
     x = torch.from_numpy(Preprocessor(spec)(generated_frames(1, seed=seed)))
     with torch.no_grad():
         s, b = model(x)
-    return s[0].numpy(), b[0].numpy()
+    jitter = np.random.default_rng(seed).uniform(0, 1e-3, s[0].shape)
+    return (s[0].numpy() + jitter).astype(np.float32), b[0].numpy()
 
 
 def median_ms(fn, repeat):

@@ -83,11 +83,19 @@ def _candidates(scores, conf_threshold, candidate_size):
     k = int(min(candidate_size, counts.max()))
     masked = np.where(above, fg, np.float32(-np.inf))
     if k < masked.shape[1]:
-        idx = np.argpartition(masked, masked.shape[1] - k, axis=1)[:, -k:]
+        # The k best per row, ties at the boundary resolved towards lower prior indices (what
+        # a stable descending sort followed by [:k] keeps), so results never depend on the
+        # order argpartition happens to leave equal scores in.
+        kth = -np.partition(-masked, k - 1, axis=1)[:, k - 1:k]
+        above_kth = masked > kth
+        tied = masked == kth
+        room = k - np.count_nonzero(above_kth, axis=1, keepdims=True)
+        chosen = above_kth | (tied & (np.cumsum(tied, axis=1) <= room))
+        idx = np.nonzero(chosen)[1].reshape(len(masked), k)
     else:
         idx = np.broadcast_to(np.arange(masked.shape[1]), masked.shape)
     cand = np.take_along_axis(masked, idx, axis=1)
-    order = np.argsort(-cand, axis=1, kind="stable")
+    order = np.argsort(-cand, axis=1, kind="stable")                         # ties: lower index
     idx = np.take_along_axis(idx, order, axis=1)
     cand = np.take_along_axis(cand, order, axis=1)
     return classes + 1, idx, cand, cand > -np.inf

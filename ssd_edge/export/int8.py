@@ -87,7 +87,9 @@ def to_int8(model, images, method="minmax", progress=True):
                         activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
                         nodes_to_exclude=exclude,
                         calibrate_method=getattr(CalibrationMethod, METHODS[method]),
-                        extra_options={"ActivationSymmetric": True, "WeightSymmetric": True})
+                        extra_options={"ActivationSymmetric": True, "WeightSymmetric": True,
+                                       # TensorRT dequantizes only INT8; INT32 biases stay float
+                                       "QuantizeBias": False})
         q = onnx.load(out)
     if spec is not None:
         set_spec(q, spec.replace(precision="int8"))

@@ -29,8 +29,8 @@ def add_onnx_nms(model, num_priors, num_classes, conf_threshold, iou_threshold,
     per_class = int(top_k if top_k and top_k > 0 else cand)
 
     def const(name, value, dtype):
-        g.initializer.append(numpy_helper.from_array(np.asarray(value, dtype=dtype), "nms/" + name))
-        return "nms/" + name
+        g.initializer.append(numpy_helper.from_array(np.asarray(value, dtype=dtype), "nms/c_" + name))
+        return "nms/c_" + name
 
     def node(op, inputs, outputs, **attrs):
         g.node.append(helper.make_node(op, inputs, outputs, name="nms/%s_%d" % (op, len(g.node)),

@@ -15,7 +15,7 @@ def spec_for_onnx(path, labels=None, net=None):
     spec = get_spec(model)
     if spec is not None:
         if labels:
-            from ..models.checkpoint import read_labels
+            from ..models.labels import read_labels
             names = read_labels(labels)
             if len(names) != spec.num_classes:
                 raise SsdEdgeError("%s has %d classes but %s lists %d"
@@ -25,7 +25,7 @@ def spec_for_onnx(path, labels=None, net=None):
     if not net or not labels:
         raise SsdEdgeError("%s has no ssd-edge metadata; pass --net NAME and --labels labels.txt "
                            "so the priors, normalisation and class names are known" % path)
-    from ..models.checkpoint import read_labels
+    from ..models.labels import read_labels
     from ..models.specs import default_spec
     spec = default_spec(net, read_labels(labels))
     outs = {o.name: _dims(o) for o in model.graph.output}

@@ -1,0 +1,1 @@
+"""Build zone: checkpoint → ONNX (simplified, self-describing) → FP16 / INT8 → TensorRT engine."""
