@@ -22,6 +22,10 @@ def atomic_path(path):
     except OSError as e:
         raise SsdEdgeError("cannot write to %s: %s" % (folder, e.strerror))
     os.close(fd)
+    # mkstemp creates 0600; give the artifact the permissions a plain open() would have.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     try:
         yield tmp
         os.replace(tmp, path)
