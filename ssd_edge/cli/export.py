@@ -102,18 +102,17 @@ def load_source(a):
     if not os.path.exists(path):
         raise SsdEdgeError("model file %s does not exist" % path)
     if path.endswith(".onnx"):
+        # The FP32 artifact is the given ONNX, copied beside the others when they go elsewhere;
+        # a foreign ONNX (e.g. from pytorch-ssd's own exporter) gets the spec in its metadata.
+        from ..export.metadata import get_spec, load_onnx, save_onnx, set_spec
         from ..export.source import spec_for_onnx
         stem = output_stem(path, a)
-        if os.path.abspath(stem + ".onnx") == os.path.abspath(path):
-            stem_onnx = path
-        else:
-            import shutil
-            from ..fileio import atomic_path
-            with atomic_path(stem + ".onnx") as tmp:
-                shutil.copyfile(path, tmp)
-            stem_onnx = stem + ".onnx"
         spec = spec_for_onnx(path, labels=a.labels, net=a.net)
-        return Source(spec=spec, stem=stem, onnx_path=stem_onnx)
+        model = load_onnx(path)
+        target = stem + ".onnx"
+        if get_spec(model) != spec or os.path.abspath(target) != os.path.abspath(path):
+            save_onnx(set_spec(model, spec), target)
+        return Source(spec=spec, stem=stem, onnx_path=target)
     from ..models import load_checkpoint
     model, spec = load_checkpoint(path, labels=a.labels, net=a.net, resolution=a.resolution,
                                   activation=a.activation)
