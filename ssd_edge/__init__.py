@@ -13,5 +13,13 @@ from .spec import DetectorSpec, NmsDefaults, PriorLevel
 
 __version__ = "0.1.0"
 
-__all__ = ["Detections", "DetectorSpec", "NmsDefaults", "PriorLevel", "SsdEdgeError",
+__all__ = ["Detections", "Detector", "DetectorSpec", "NmsDefaults", "PriorLevel", "SsdEdgeError",
            "postprocess", "__version__"]
+
+
+def __getattr__(name):
+    # PEP 562: the runtime loads on first use, so `import ssd_edge` stays numpy-only.
+    if name == "Detector":
+        from .runtime.detector import Detector
+        return Detector
+    raise AttributeError("module 'ssd_edge' has no attribute %r" % name)

@@ -1,0 +1,111 @@
+"""``backend="auto"``: pick a backend by artifact, precision and hardware, and say why.
+
+Rules, first match wins:
+
+1. ``.engine`` → ``trt``; ``.pth`` → ``torch``; ``.ort`` → ``ort`` (each runs nowhere else);
+2. an ONNX graph using the ``EfficientNMS_TRT`` plugin → ``trt`` (no other runtime has it);
+3. TensorRT installed and a CUDA GPU present → ``trt``;
+4. an INT8 artifact on a CPU without int8 dot-product instructions (x86 ``avx512_vnni`` /
+   ``avx_vnni`` / ``amx_int8``, Arm ``asimddp``) → ``openvino`` if installed: there ONNX Runtime's
+   INT8 kernels are slower than its FP32 ones, OpenVINO's are not;
+5. otherwise the first installed of ``ort``, ``openvino``, ``opencv``.
+
+Hardware is probed from ``/proc/cpuinfo`` and device nodes (no GPU library is imported), and is a
+plain value so tests can pass a fake one.
+"""
+import os
+import platform
+from dataclasses import dataclass, field
+from typing import FrozenSet
+
+from ...errors import SsdEdgeError
+
+INT8_DOT_FLAGS = frozenset(["avx512_vnni", "avx_vnni", "amx_int8", "asimddp"])
+# Desktop/server NVIDIA driver nodes, then Jetson's integrated GPU (L4T 32–36).
+_GPU_NODES = ("/dev/nvidia0", "/dev/nvhost-ctrl-gpu", "/dev/nvgpu/igpu0/ctrl")
+_CPU_ORDER = ("ort", "openvino", "opencv")
+
+
+@dataclass(frozen=True)
+class Hardware:
+    """What :func:`choose_backend` looks at.
+
+    Attributes:
+        cpu_flags: CPU feature flags (x86 ``flags`` / Arm ``Features`` of ``/proc/cpuinfo``).
+        cuda_gpu: an NVIDIA GPU device node is present.
+        installed: names of registered backends whose package can be imported.
+        machine: ``platform.machine()``, for the explanation only.
+    """
+
+    cpu_flags: FrozenSet[str] = field(default_factory=frozenset)
+    cuda_gpu: bool = False
+    installed: FrozenSet[str] = field(default_factory=frozenset)
+    machine: str = ""
+
+    @property
+    def int8_dot(self):
+        """True when the CPU has int8 dot-product instructions (VNNI, AMX or Arm dotprod)."""
+        return bool(self.cpu_flags & INT8_DOT_FLAGS)
+
+
+def cpu_flags(cpuinfo_text):
+    """Return the set of CPU flags in a ``/proc/cpuinfo`` text (x86 or Arm)."""
+    flags = set()
+    for line in cpuinfo_text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip().lower() in ("flags", "features"):
+            flags.update(value.split())
+    return frozenset(flags)
+
+
+def probe_hardware(cpuinfo_path="/proc/cpuinfo"):
+    """Return this machine's :class:`Hardware` (reads files only; imports no backend)."""
+    from . import BACKENDS, is_installed
+    try:
+        with open(cpuinfo_path, "r", encoding="utf-8", errors="replace") as f:
+            flags = cpu_flags(f.read())
+    except OSError:
+        flags = frozenset()
+    gpu = any(os.path.exists(p) for p in _GPU_NODES)
+    installed = frozenset(n for n in BACKENDS if is_installed(n))
+    return Hardware(flags, gpu, installed, platform.machine())
+
+
+def choose_backend(artifact, hardware):
+    """Return ``(backend name, reason)`` for ``artifact`` on ``hardware`` (see module doc)."""
+    kind = artifact.kind
+    if kind == "engine":
+        return "trt", "a TensorRT engine runs only on TensorRT"
+    if kind == "pth":
+        where = "on the CUDA GPU" if hardware.cuda_gpu else "on the CPU"
+        return "torch", "a .pth checkpoint runs through the model zoo in PyTorch (%s)" % where
+    if kind == "ort":
+        return "ort", "an .ort file is ONNX Runtime's own format"
+    ops = artifact.onnx.op_types if artifact.onnx is not None else frozenset()
+    if "EfficientNMS_TRT" in ops:
+        return "trt", "the graph uses the EfficientNMS_TRT plugin, which only TensorRT runs"
+    inst = hardware.installed
+    if "trt" in inst and hardware.cuda_gpu:
+        return "trt", "TensorRT and a CUDA GPU are present"
+    if artifact.precision == "int8" and not hardware.int8_dot and "openvino" in inst:
+        return "openvino", ("INT8 model on a CPU without VNNI/dot-product instructions (%s): "
+                            "OpenVINO runs it faster than FP32 there, ONNX Runtime does not"
+                            % (hardware.machine or "cpu"))
+    for name in _CPU_ORDER:
+        if name in inst:
+            return name, _cpu_reason(name, artifact, hardware)
+    raise SsdEdgeError("expected an installed backend for %s, got none of onnxruntime, openvino, "
+                       "opencv; install one: pip install \"ssd-edge[ort]\" (or [openvino], [cv])"
+                       % os.path.basename(artifact.path))
+
+
+def _cpu_reason(name, artifact, hardware):
+    if name == "ort":
+        why = "ONNX Runtime is installed"
+        if artifact.precision == "int8":
+            why += (" and the CPU has int8 dot-product instructions" if hardware.int8_dot
+                    else " (OpenVINO, faster for INT8 on this CPU, is not)")
+        if hardware.cuda_gpu:
+            why += "; a CUDA GPU is present but TensorRT is not installed"
+        return why
+    return "%s is the first installed CPU backend (ONNX Runtime is not installed)" % name

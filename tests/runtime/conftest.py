@@ -1,0 +1,56 @@
+"""Session fixtures: the tiny models of :mod:`tinymodels`, built once in a temp folder.
+
+Tests never modify these files; a test that needs a variant copies one into its own tmp_path.
+"""
+import pytest
+
+from tinymodels import build_tiny_module, export_onnx, make_frames, tiny_spec
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory):
+    """Paths of the shared tiny models: ``onnx`` (dynamic batch), ``fixed`` / ``fixed2`` (batch
+    1 / 2), ``foreign`` (no metadata); plus ``spec`` and the torch ``module``. Read-only."""
+    pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    d = tmp_path_factory.mktemp("tiny")
+    spec = tiny_spec()
+    module = build_tiny_module(spec)
+    return {
+        "spec": spec,
+        "module": module,
+        "onnx": export_onnx(module, spec, str(d / "tiny.onnx")),
+        "fixed": export_onnx(module, spec, str(d / "tiny_b1.onnx"), dynamic=False),
+        "fixed2": export_onnx(module, spec, str(d / "tiny_b2.onnx"), dynamic=False, batch=2),
+        "foreign": export_onnx(module, spec, str(d / "foreign.onnx"), metadata=False),
+    }
+
+
+@pytest.fixture(scope="session")
+def tiny_int8(tiny, tmp_path_factory):
+    """A QDQ INT8 copy of the tiny model, calibrated on test frames (onnxruntime.quantization)."""
+    pytest.importorskip("onnxruntime")
+    from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType,
+                                          quantize_static)
+    from ssd_edge.runtime.preprocess import Preprocessor
+    pre = Preprocessor(tiny["spec"])
+    batches = [{"input_0": pre([f])} for f in make_frames(8, seed=1)]
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.it = iter(batches)
+
+        def get_next(self):
+            return next(self.it, None)
+
+    out = str(tmp_path_factory.mktemp("int8") / "tiny.int8.onnx")
+    quantize_static(tiny["onnx"], out, Reader(), quant_format=QuantFormat.QDQ,
+                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+                    per_channel=True, extra_options={"ActivationSymmetric": True,
+                                                     "WeightSymmetric": True})
+    return out
+
+
+@pytest.fixture(scope="session")
+def frames():
+    return make_frames(6)

@@ -1,0 +1,117 @@
+"""One conformance test over every registered backend, against ONNX Runtime on the CPU.
+
+Each backend runs the same tiny model (the torch backend: a zoo checkpoint and the ONNX exported
+from the same weights) on the same frames; raw outputs and the final Detections must agree with
+ONNX Runtime's. Backends whose package is missing, or that need hardware absent here, skip.
+"""
+import numpy as np
+import pytest
+
+from tinymodels import LABELS, export_onnx
+from ssd_edge.runtime import Detector
+from ssd_edge.runtime.artifact import open_artifact
+from ssd_edge.runtime.backends import BACKENDS, KINDS, PACKAGES, backend_class, is_installed
+from ssd_edge.runtime.backends.select import probe_hardware
+from ssd_edge.runtime.preprocess import Preprocessor
+
+
+@pytest.fixture(scope="module")
+def zoo_pair(tmp_path_factory):
+    """A zoo checkpoint (mb1-ssd-lite at 64 px, random weights) and its ONNX export."""
+    pytest.importorskip("torch")
+    models = pytest.importorskip("ssd_edge.models", reason="needs the model zoo (ssd_edge.models)")
+    import torch
+    d = tmp_path_factory.mktemp("zoo")
+    spec = models.build_spec("mb1-ssd-lite", LABELS, resolution=64)
+    torch.manual_seed(0)
+    model = models.build_model(spec).eval()
+    with torch.no_grad():
+        for head in model.classification_headers:   # spread the scores past the thresholds
+            last = head[-1] if isinstance(head, torch.nn.Sequential) else head
+            last.weight.mul_(8.0)
+    pth = str(d / "zoo.pth")
+    spec = models.save_checkpoint(model, spec, pth)
+    onnx_path = export_onnx(model, spec, str(d / "zoo.onnx"))
+    return pth, onnx_path
+
+
+def _skip_unless_runnable(name):
+    if not is_installed(name):
+        pytest.skip("%s is not installed (pip install \"ssd-edge[%s]\")" % PACKAGES[name])
+    if name == "trt" and not probe_hardware().cuda_gpu:
+        pytest.skip("the trt backend needs TensorRT and a CUDA GPU; its control flow is tested "
+                    "against fakes in test_trt_backend*.py")
+
+
+def _paths(name, tiny, request):
+    """(path the backend runs, ONNX that ONNX Runtime runs as the reference)."""
+    if "pth" in KINDS[name]:
+        pth, onnx_path = request.getfixturevalue("zoo_pair")
+        return pth, onnx_path
+    return tiny["onnx"], tiny["onnx"]
+
+
+def _tolerance(backend):
+    # FP16 (torch on CUDA, TensorRT fp16 tactics) is compared loosely, FP32 tightly.
+    return 2e-2 if getattr(backend, "precision", "fp32") == "fp16" else 1e-4
+
+
+@pytest.mark.parametrize("name", list(BACKENDS))
+def test_raw_outputs_match_onnxruntime(name, tiny, frames, request):
+    _skip_unless_runnable(name)
+    pytest.importorskip("onnxruntime")
+    path, ref_path = _paths(name, tiny, request)
+    art = open_artifact(path)
+    ref = backend_class("ort")(open_artifact(ref_path), device="cpu")
+    backend = backend_class(name)(art)
+    try:
+        assert list(backend.outputs)[:2] == ["scores", "boxes"]
+        assert backend.inputs == ["input_0"]
+        batch = Preprocessor(art.spec)(frames[:2])
+        got = backend({backend.inputs[0]: batch})
+        want = ref({"input_0": batch})
+        tol = _tolerance(backend)
+        for key in ("scores", "boxes"):
+            assert got[key].dtype == np.float32
+            assert got[key].shape == want[key].shape == (2, want[key].shape[1],
+                                                         len(LABELS) if key == "scores" else 4)
+            np.testing.assert_allclose(got[key], want[key], rtol=0, atol=tol, err_msg=key)
+    finally:
+        backend.close()
+        ref.close()
+
+
+@pytest.mark.parametrize("name", list(BACKENDS))
+def test_detections_match_onnxruntime(name, tiny, frames, request):
+    _skip_unless_runnable(name)
+    pytest.importorskip("onnxruntime")
+    path, ref_path = _paths(name, tiny, request)
+    with Detector.load(path, backend=name, conf_threshold=0.3) as det, \
+            Detector.load(ref_path, backend="ort", device="cpu", conf_threshold=0.3) as ref:
+        assert det.backend_name == name
+        got, want = det.detect_batch(frames), ref.detect_batch(frames)
+        assert sum(len(d) for d in want) > 0          # the comparison below is not vacuous
+        px = 0.5 if _tolerance(det.backend) > 1e-3 else 1e-2
+        for g, w, f in zip(got, want, frames):
+            assert g.labels == w.labels
+            np.testing.assert_array_equal(g.class_ids, w.class_ids)
+            np.testing.assert_allclose(g.boxes, w.boxes, rtol=0, atol=px)
+            np.testing.assert_allclose(g.scores, w.scores, rtol=0, atol=_tolerance(det.backend))
+            # boxes are pixel coordinates of this frame, not of the network input
+            assert g.boxes.size == 0 or g.boxes[:, 2].max() > det.spec.input_size[1]
+
+
+@pytest.mark.parametrize("name", ["ort", "openvino"])
+def test_int8_qdq_runs_close_to_fp32(name, tiny, tiny_int8, frames):
+    _skip_unless_runnable(name)
+    art = open_artifact(tiny_int8)
+    assert art.precision == "int8"
+    backend = backend_class(name)(art)
+    fp32 = backend_class("ort")(open_artifact(tiny["onnx"]), device="cpu")
+    batch = Preprocessor(art.spec)(frames[:2])
+    got, want = backend({"input_0": batch}), fp32({"input_0": batch})
+    # INT8 is an approximation: scores within a few hundredths of FP32 on this tiny net.
+    assert np.abs(got["scores"] - want["scores"]).max() < 0.08
+    assert np.abs(got["boxes"] - want["boxes"]).max() < 0.08
+    backend.close()
+    fp32.close()
