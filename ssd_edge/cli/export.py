@@ -149,8 +149,10 @@ def main(argv=None):
         from ..export.deepstream import write_deepstream
         prec = "int8" if a.int8 else "fp16" if a.fp16 else "fp32"
         onnx_for_ds = [x for x in arts if x.kind == "onnx" and x.nms == "none" and x.precision == prec]
-        written = write_deepstream(onnx_for_ds[0].path, source.spec,
-                                   os.path.dirname(os.path.abspath(source.stem)), precision=prec)
+        # A folder of its own: the config, labels.txt and Makefile never overwrite the user's.
+        ds_dir = source.stem + "_deepstream"
+        os.makedirs(ds_dir, exist_ok=True)
+        written = write_deepstream(onnx_for_ds[0].path, source.spec, ds_dir, precision=prec)
         echo("DeepStream: " + ", ".join(str(w) for w in written))
     print("\n".join(summary_lines(arts)))
     return 0
