@@ -1,0 +1,181 @@
+"""Load and save pytorch-ssd checkpoints (DESIGN.md §3 "Checkpoints we write").
+
+Loading treats the file as untrusted: ``torch.load(..., weights_only=True)`` only, so a pickle
+that would run code is refused before anything in it runs. A checkpoint is the plain state_dict
+pytorch-ssd writes; ``labels.txt`` beside it names the classes; ``<checkpoint>.spec.json``, when
+present, holds the :class:`DetectorSpec` (activation, resolution, prior levels) the weights
+cannot tell.
+"""
+import hashlib
+import os
+import re
+import warnings
+
+from ..errors import SsdEdgeError
+from ..fileio import atomic_path, atomic_write_text
+from ..spec import DetectorSpec
+from . import detect, specs
+from .labels import resolve_labels
+
+SPEC_SUFFIX = ".spec.json"
+
+
+def sidecar_path(path):
+    """``<checkpoint>.spec.json`` for a checkpoint path."""
+    return os.fspath(path) + SPEC_SUFFIX
+
+
+def file_sha256(path):
+    """Hex sha256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def read_state_dict(path):
+    """Return ``(state_dict, sha256)`` of a checkpoint file, loaded with ``weights_only=True``.
+
+    Every way the file can be unusable (missing, empty, not a checkpoint, truncated, holding
+    code) is one :class:`SsdEdgeError` line.
+    """
+    import torch
+
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise SsdEdgeError("checkpoint %s not found; expected a pytorch-ssd .pth file" % path)
+    if not os.path.isfile(path):
+        raise SsdEdgeError("expected a checkpoint file, got a directory: %s" % path)
+    if os.path.getsize(path) == 0:
+        raise SsdEdgeError("checkpoint %s is empty (0 bytes); expected a pytorch-ssd .pth file"
+                           % path)
+    sha = file_sha256(path)
+    try:
+        with warnings.catch_warnings():
+            # Old pickle protocols trigger a torch warning that is noise for a user.
+            warnings.simplefilter("ignore", UserWarning)
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many types for a bad file; all are the user's
+        raise _load_error(path, e)
+    return detect.unwrap_state_dict(obj, "checkpoint %s" % path), sha
+
+
+def _load_error(path, err):
+    text = str(err)
+    found = re.search(r"GLOBAL ([\w.]+)", text)
+    if found:
+        return SsdEdgeError("refused to load %s: unpickling it would call %s, and only tensors "
+                            "and plain containers are accepted (weights_only); re-save the "
+                            "weights as a plain state_dict from code you trust"
+                            % (path, found.group(1)))
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    if "Weights only load failed" in first:
+        first = "not a pickle of tensors"
+    return SsdEdgeError("cannot read %s as a PyTorch checkpoint (truncated or not a .pth file: "
+                        "%s: %s)" % (path, type(err).__name__, first[:160]))
+
+
+def load_checkpoint(path, labels=None, net=None, resolution=None, activation=None,
+                    width_mult=None):
+    """Load a pytorch-ssd (or ssd-edge) checkpoint.
+
+    Args:
+        path: ``.pth`` file: a plain state_dict, or a dict holding it under ``state_dict``/
+            ``model``/``net``; a ``module.`` prefix is stripped.
+        labels: labels.txt path or list of names, BACKGROUND first; default: the spec sidecar's,
+            else ``class1..classN`` with a warning.
+        net: arch name; default: recognised from the keys.
+        resolution: input side in pixels; default: the sidecar's, else 300.
+        activation: mb2-ssd-lite backbone activation; default: the sidecar's, else ``"relu6"``
+            (the published checkpoint); ``"relu"`` for pytorch-ssd's ONNX-friendly variant.
+        width_mult: mb2-ssd-lite width; default: the sidecar's, else read from the shapes.
+    Returns:
+        ``(model in eval mode on the CPU, DetectorSpec with source_sha256 set)``.
+    """
+    state, sha = read_state_dict(path)
+    side = _read_sidecar(path, sha)
+    arch = detect.detect_arch(state, net)
+    if side is not None and side.arch != arch:
+        raise SsdEdgeError("%s describes a %s but the weights are a %s; delete or rewrite the "
+                           "sidecar" % (sidecar_path(path), side.arch, arch))
+    num_classes = detect.num_classes_of(state)
+    if width_mult is None:
+        width_mult = side.width_mult if side else detect.width_mult_of(arch, state)
+    if activation is None and side is not None:
+        activation = side.activation
+    names = resolve_labels(labels, num_classes, side.labels if side else None)
+    spec = _make_spec(arch, names, resolution, activation, width_mult, side)
+    spec = spec.replace(source_sha256=sha)
+    return _build_loaded(state, spec), spec
+
+
+def _read_sidecar(path, sha):
+    side_path = sidecar_path(path)
+    if not os.path.isfile(side_path):
+        return None
+    side = DetectorSpec.load(side_path)
+    if side.source_sha256 and side.source_sha256 != sha:
+        warnings.warn("%s was written for another file (sha256 %s…, this one %s…); using it "
+                      "anyway — its architecture is checked against the weights"
+                      % (side_path, side.source_sha256[:12], sha[:12]), UserWarning, stacklevel=3)
+    return side
+
+
+def _make_spec(arch, labels, resolution, activation, width_mult, side):
+    """The sidecar's spec when it describes this net at this size, else a zoo spec."""
+    if resolution is None:
+        resolution = side.image_size if side else specs.TABLE_SIZE
+    act = specs.resolve_activation(arch, activation)
+    wm = specs.resolve_width_mult(arch, width_mult)
+    if (side is not None and side.arch == arch and side.image_size == resolution
+            and side.activation == act and side.width_mult == wm):
+        return side.replace(labels=tuple(labels))
+    from .zoo import build_spec
+    return build_spec(arch, labels, resolution, act, wm)
+
+
+def _build_loaded(state, spec):
+    """Build ``spec``'s net and load ``state`` into it, reporting the first shape that differs."""
+    from .zoo import build_model
+
+    want = [lv.boxes_per_location for lv in spec.prior_levels]
+    got = detect.head_anchors(state)
+    if got != want:
+        raise SsdEdgeError("checkpoint heads predict %s boxes per location but the spec's prior "
+                           "levels give %s; pass the matching net/spec" % (got, want))
+    model = build_model(spec)
+    expected = model.state_dict()
+    for key, value in state.items():
+        if tuple(value.shape) != tuple(expected[key].shape):
+            raise SsdEdgeError("checkpoint %s has shape %s but %s (width %g) expects %s; pass the "
+                               "right net/width_mult" % (key, tuple(value.shape), spec.arch,
+                                                         spec.width_mult,
+                                                         tuple(expected[key].shape)))
+    model.load_state_dict(state, strict=True)
+    return model.eval()
+
+
+def save_checkpoint(model, spec, path):
+    """Write ``model``'s plain state_dict to ``path`` (what pytorch-ssd loads), ``labels.txt``
+    beside it (BACKGROUND first) and ``<path>.spec.json`` (the spec, with the file's sha256).
+
+    Every file is written atomically. Returns the spec as written to the sidecar.
+    """
+    import torch
+
+    path = os.fspath(path)
+    if getattr(model, "num_classes", spec.num_classes) != spec.num_classes:
+        raise SsdEdgeError("model has %d classes but the spec lists %d labels"
+                           % (model.num_classes, spec.num_classes))
+    # CPU tensors, detached, in the module's key order: loads anywhere, as pytorch-ssd's files.
+    state = type(model.state_dict())((k, v.detach().cpu()) for k, v in
+                                     model.state_dict().items())
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+        sha = file_sha256(tmp)
+    folder = os.path.dirname(os.path.abspath(path))
+    atomic_write_text(os.path.join(folder, "labels.txt"), "\n".join(spec.labels) + "\n")
+    written = spec.replace(source_sha256=sha)
+    written.save(sidecar_path(path))
+    return written
