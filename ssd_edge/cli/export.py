@@ -30,7 +30,7 @@ def build_parser():
     p.add_argument("model", nargs="?", help="checkpoint .pth or exported .onnx")
     p.add_argument("--labels", help="labels.txt (BACKGROUND first), as pytorch-ssd writes it")
     p.add_argument("--net", help="architecture when it cannot be read from the file (e.g. mb1-ssd)")
-    p.add_argument("--resolution", type=int, default=300, help="square input size (default 300)")
+    p.add_argument("--resolution", type=int, help="square input size (default: the checkpoint sidecar's, else 300)")
     p.add_argument("--activation", choices=["relu6", "relu"],
                    help="mb2-ssd-lite backbone activation (default relu6, as the published weights)")
     out = p.add_mutually_exclusive_group()
