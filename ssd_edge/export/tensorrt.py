@@ -10,6 +10,7 @@ Outputs: ``<engine>`` as a plain plan (never prefixed) and ``<engine>.json``, th
 engine without one is treated as unfinished.
 """
 import datetime
+import json
 import logging
 import os
 import shlex
@@ -100,8 +101,9 @@ def tensorrt_available():
     return True
 
 
-def target_command(onnx_path, options=BuildOptions()):
+def target_command(onnx_path, options=None):
     """The command to run on the target (where TensorRT is) to build this engine."""
+    options = options or BuildOptions()
     args = ["ssd-export", os.path.basename(os.fspath(onnx_path)), "--engine"]
     if options.precision != "fp32":
         args.append("--" + options.precision)
@@ -115,13 +117,13 @@ def target_command(onnx_path, options=BuildOptions()):
     return " ".join(shlex.quote(a) for a in args)
 
 
-def missing_tensorrt_message(onnx_path, options=BuildOptions()):
+def missing_tensorrt_message(onnx_path, options=None):
     """One line for hosts without TensorRT: what to copy and what to run on the target."""
     return ("TensorRT is not available here (no module tensorrt); copy %s to the target device "
             "and run there: %s" % (onnx_path, target_command(onnx_path, options)))
 
 
-def build_engine(onnx_path, engine_path, options=BuildOptions(), spec=None, cuda=None):
+def build_engine(onnx_path, engine_path, options=None, spec=None, cuda=None):
     """Build ``engine_path`` (+ ``<engine_path>.json``) from ``onnx_path`` on this GPU.
 
     Args:
@@ -135,7 +137,8 @@ def build_engine(onnx_path, engine_path, options=BuildOptions(), spec=None, cuda
         SsdEdgeError: TensorRT missing, a bad option for this TensorRT/GPU, or a failed parse or
             build (with TensorRT's errors); the ONNX is never touched and no engine is written.
     """
-    from . import trt_build as steps
+    from . import tensorrt_steps as steps
+    options = options or BuildOptions()
     trt = trt_compat.import_tensorrt()
     if cuda is None:
         from ..runtime.cuda_mem import load_device_memory
@@ -157,6 +160,39 @@ def build_engine(onnx_path, engine_path, options=BuildOptions(), spec=None, cuda
     return EngineInfo(engine_path, sidecar_path(engine_path), sidecar, seconds, tuple(notes))
 
 
+def engine_path_for(onnx_path, precision):
+    """``model.fp16.onnx`` → ``model.fp16.engine``; ``model.onnx`` → ``model.fp32.engine``."""
+    base = os.fspath(onnx_path)
+    base = base[:-5] if base.lower().endswith(".onnx") else base
+    return (base if base.endswith("." + precision) else base + "." + precision) + ".engine"
+
+
+def engine_from_export(onnx_path, precision, spec, options, echo=print):
+    """Build the engine for one exported ONNX from ``ssd-export``'s ExportOptions.
+
+    The INT8 artifact is the QDQ ONNX, so no calibrator is involved. Returns ``[engine path]``.
+    """
+    lo_hi = {"max_batch": options.max_batch} if options.dynamic_batch else {}
+    build = BuildOptions(precision=precision, workspace_mib=options.workspace_mib,
+                         dla_core=options.dla_core, timing_cache=options.timing_cache,
+                         **lo_hi)   # NMS: whatever the graph holds (the sidecar records it)
+    info = build_engine(onnx_path, engine_path_for(onnx_path, precision), build, spec=spec)
+    echo("built %s in %.1f s (%s)" % (info.engine_path, info.seconds, "; ".join(info.notes)))
+    return [info.engine_path]
+
+
+def engine_matches_machine(sidecar, onnx_sha=None):
+    """``(ok, reason)``: can this machine's TensorRT and GPU load the engine ``sidecar`` describes?"""
+    try:
+        from ..runtime.cuda_mem import load_device_memory
+        trt = trt_compat.import_tensorrt()
+        gpu = load_device_memory().device_info()
+    except SsdEdgeError as e:
+        return False, "cannot check here: %s" % e
+    return engine_matches(sidecar, onnx_sha, tensorrt_version=trt_compat.tensorrt_version(trt),
+                          gpu_name=gpu.name, compute_capability=gpu.compute_capability)
+
+
 def _sidecar(trt, gpu, onnx_path, engine_path, options, summary, spec, io, batch):
     from .. import __version__
     spec = spec if spec is not None else summary.get("spec")
@@ -173,7 +209,7 @@ def _sidecar(trt, gpu, onnx_path, engine_path, options, summary, spec, io, batch
         "nms": summary.get("nms") or options.nms,
         "calibrator": options.calibrator,
         "io": io,
-        "spec": spec.to_dict() if spec is not None else None,
+        "spec": json.loads(spec.to_json()) if spec is not None else None,   # JSON types
         "ssd_edge_version": __version__,
         "built_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
