@@ -1,9 +1,161 @@
-"""ssd-live (not landed yet)."""
+"""ssd-live: run a detector on a camera, stream, video or folder; show, record and serve the result.
+
+    ssd-live --model model.onnx                         # camera 0 to a window
+    ssd-live --model model.onnx --source rtsp://cam/1 --headless --serve 8080
+    ssd-live --model model.onnx --source in.mp4 --output out.mp4 --output out.jsonl
+"""
+import argparse
+import contextlib
+import logging
 import sys
 
-from .common import not_landed
+from ..errors import SsdEdgeError
+from .common import cli_entry
 
-main = not_landed("ssd-live", "the runtime and live streams")
+BACKENDS = ("auto", "ort", "trt", "openvino", "opencv", "torch")
+
+
+def parse_thresholds(text):
+    """``"0.5"`` / ``"person=0.6,car=0.4"`` / ``"0.3,person=0.6"`` → ``(conf or None, {label: t})``."""
+    conf, per_class = None, {}
+    for item in (p.strip() for p in str(text).split(",") if p.strip()):
+        name, eq, value = item.rpartition("=")
+        try:
+            v = float(value)
+        except ValueError:
+            v = None
+        if v is None or not 0.0 <= v <= 1.0 or (eq and not name.strip()):
+            raise SsdEdgeError("expected --threshold 0.5 or class=value pairs such as "
+                               "person=0.6,car=0.4 (values in [0, 1]), got %r" % text)
+        if eq:
+            per_class[name.strip()] = v
+        else:
+            conf = v
+    return conf, per_class
+
+
+def detector_kwargs(args):
+    """Keyword arguments for ``Detector.load`` from the shared model flags (only those given)."""
+    kw = {"backend": args.backend}
+    if args.threshold is not None:
+        conf, per_class = parse_thresholds(args.threshold)
+        if conf is not None:
+            kw["conf_threshold"] = conf
+        if per_class:
+            kw["class_thresholds"] = per_class
+    if args.iou is not None:
+        kw["iou_threshold"] = args.iou
+    if args.classes:
+        kw["classes"] = [c.strip() for c in args.classes.split(",") if c.strip()]
+    return kw
+
+
+def add_model_flags(p):
+    """Flags shared by ssd-live and ssd-detect."""
+    p.add_argument("--model", help="model artifact (.onnx, .engine, .pth); default: the bundled one")
+    p.add_argument("--backend", default="auto", choices=BACKENDS)
+    p.add_argument("--threshold", help="confidence threshold, or per class: person=0.6,car=0.4")
+    p.add_argument("--iou", type=float, help="NMS IoU threshold")
+    p.add_argument("--classes", help="keep only these classes, e.g. person,car")
+    p.add_argument("--overlay", default="box,labels,conf",
+                   help="comma list of box, lines, labels, conf, or none")
+    p.add_argument("--alpha", type=float, default=0.25, help="box fill opacity in [0, 1]")
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="ssd-live", description=__doc__.split("\n")[0])
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--camera", type=int, metavar="N", help="V4L2 camera number (default 0)")
+    src.add_argument("--source", metavar="URI", help="path, /dev/videoN, csi://N, rtsp://, "
+                     "http(s):// MJPEG, gst://PIPELINE, demo://")
+    p.add_argument("--output", action="append", default=[], metavar="URI",
+                   help="display://0, out.mp4, out/%%05d.jpg or out.jsonl; repeat for several")
+    p.add_argument("--serve", metavar="[HOST:]PORT", help="serve page, MJPEG, /stats, /detections")
+    p.add_argument("--headless", action="store_true", help="never open a window")
+    p.add_argument("--max-frames", type=int, metavar="N")
+    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    p.add_argument("--width", type=int)
+    p.add_argument("--height", type=int)
+    p.add_argument("--rate", type=float, help="frames per second (camera request / file pacing)")
+    p.add_argument("--flip", default="none", help="none, horizontal, vertical, rotate-180, "
+                   "clockwise, counterclockwise")
+    p.add_argument("--loop", type=int, default=0, help="extra passes over a file; -1 forever")
+    p.add_argument("--status", action="store_true", help="status line even when not on a TTY")
+    p.add_argument("--quiet", action="store_true", help="no status line and no summary")
+    add_model_flags(p)
+    return p
+
+
+def make_sinks(args):
+    from ..runtime.stream import DisplaySink, open_sink
+    sinks = [open_sink(u) for u in args.output]
+    if args.headless:
+        shown = [s for s in sinks if isinstance(s, DisplaySink)]
+        if shown:
+            raise SsdEdgeError("expected no display:// output with --headless, got %s"
+                               % shown[0].uri)
+    elif not sinks and args.serve is None:
+        sinks = [DisplaySink("display://0")]
+    for s in sinks:
+        if isinstance(s, DisplaySink):
+            s.open()            # fail before the model loads when there is no screen
+    return sinks
+
+
+@cli_entry("ssd-live")
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    log_to_stderr("ssd-live")
+    from ..runtime import stream as st
+    src_opts = st.SourceOptions(width=args.width, height=args.height, rate=args.rate,
+                                flip=args.flip, loop=args.loop)
+    pipe_opts = st.PipelineOptions(max_frames=args.max_frames, duration=args.duration,
+                                   status=not args.quiet and (args.status or sys.stderr.isatty()))
+    overlay = st.OverlayOptions.parse(args.overlay, alpha=args.alpha)
+    kwargs = detector_kwargs(args)
+    uri = args.source if args.source is not None else (args.camera or 0)
+    source = st.make_source(uri, src_opts)      # a bad URI fails before anything opens
+    with contextlib.ExitStack() as stack:
+        sinks = make_sinks(args)
+        for s in sinks:
+            stack.callback(s.close)
+        stats = st.Stats()
+        if args.serve is not None:
+            server = stack.enter_context(_closing(st.MjpegServer(args.serve, stats=stats).start()))
+            sinks.append(server)
+            logging.getLogger("ssd_edge.stream").info("serving on %s", server.url)
+        source.open()
+        stack.callback(source.close)
+        det = st.load_detector(args.model, **kwargs)
+        stack.callback(getattr(det, "close", lambda: None))
+        stats.model, stats.source = getattr(det, "path", args.model), source.uri
+        stats.backend = getattr(det, "backend_name", "")
+        stats.precision = getattr(det, "precision", "")
+        pipe = st.Pipeline(source, det, sinks, overlay=overlay, options=pipe_opts, stats=stats)
+        with st.stop_on_signals(pipe):
+            pipe.run()
+        if not args.quiet:
+            print(stats.summary(), file=sys.stderr)
+    return 0
+
+
+def log_to_stderr(prog):
+    """ssd-edge's own log lines (backend choice, reconnects, signals) on stderr as ``prog: ...``."""
+    logger = logging.getLogger("ssd_edge")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter(prog + ": %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
+@contextlib.contextmanager
+def _closing(server):
+    try:
+        yield server
+    finally:
+        server.close()
+
 
 if __name__ == "__main__":
     sys.exit(main())

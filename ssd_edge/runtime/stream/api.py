@@ -1,0 +1,143 @@
+"""``stream(source, model=...)``: detections from any source in a program's own loop.
+
+    from ssd_edge.runtime.stream import stream
+    for frame, dets in stream("rtsp://cam/1", model="model.onnx", outputs=["run.jsonl"]):
+        ...   # frame: (H, W, 3) uint8 BGR; dets: Detections, pixel xyxy boxes
+
+Everything is opened when ``stream()`` is called, so a bad URI or model fails there (one-line
+:class:`SsdEdgeError`), not at the first frame.
+"""
+import glob
+import os
+from dataclasses import fields
+
+from ...errors import SsdEdgeError
+from .frames import SourceOptions
+from .overlay import OverlayOptions
+from .pipeline import Pipeline, PipelineOptions
+from .server import MjpegServer
+from .sinks import Sink, open_sink
+from .sources import open_source
+from .stats import Stats
+
+_SOURCE_KEYS = {f.name for f in fields(SourceOptions)}
+_PIPELINE_KEYS = {f.name for f in fields(PipelineOptions)}
+
+
+def bundled_model():
+    """Path of the model shipped inside the package, or ``None`` while there is none."""
+    assets = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))), "assets")
+    for pattern in ("*.onnx", "*.pth"):
+        found = sorted(glob.glob(os.path.join(assets, pattern)))
+        if found:
+            return found[0]
+    return None
+
+
+def load_detector(model=None, **kwargs):
+    """``Detector.load(model, **kwargs)``; with no model, the bundled one or a clear error."""
+    if model is None:
+        model = bundled_model()
+        if model is None:
+            raise SsdEdgeError("no model given and no bundled model in this installation; "
+                               "pass --model MODEL.onnx|.engine|.pth")
+    try:
+        from ..detector import Detector
+    except ImportError as e:
+        raise SsdEdgeError("the Detector is not available in this installation (%s)" % e)
+    return Detector.load(os.fspath(model), **kwargs)
+
+
+def is_detector(obj):
+    return callable(obj) and not isinstance(obj, (str, bytes, os.PathLike))
+
+
+class Stream:
+    """An opened pipeline to iterate: ``(frame, dets)`` pairs; ``stats``, ``stop()``, ``close()``."""
+
+    def __init__(self, pipeline, owned_detector=None, server=None):
+        self.pipeline, self._owned, self.server = pipeline, owned_detector, server
+        self.stats = pipeline.stats
+        self._iter = None
+
+    def __iter__(self):
+        if self._iter is None:
+            self._iter = self._run()
+        return self._iter
+
+    def _run(self):
+        try:
+            for item in self.pipeline:
+                yield item
+        finally:
+            self._release()
+
+    def stop(self):
+        """End after the frame in hand; outputs are finalised."""
+        self.pipeline.stop()
+
+    def close(self):
+        """Stop now and release everything (also when the stream was never iterated)."""
+        if self._iter is not None:
+            self._iter.close()
+        else:
+            self.pipeline.source.close()
+            for sink in self.pipeline.sinks:
+                sink.close()
+            self._release()
+
+    def _release(self):
+        if self._owned is not None and hasattr(self._owned, "close"):
+            self._owned.close()
+            self._owned = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def stream(source, model=None, outputs=(), serve=None, overlay="box,labels,conf", **options):
+    """Open ``source`` (a URI, see :mod:`.sources`) and run ``model`` on it.
+
+    Args:
+        source: camera number, path or URI.
+        model: an artifact path for ``Detector.load`` or a loaded detector object.
+        outputs: sink URIs (``run.mp4``, ``run.jsonl``, ``out/%05d.jpg``, ``display://0``)
+            or :class:`Sink` objects.
+        serve: ``"[HOST:]PORT"`` to serve the annotated stream over HTTP (host 127.0.0.1).
+        overlay: ``--overlay`` flags for what sinks see.
+        options: :class:`SourceOptions` fields (width, height, rate, flip, loop ...),
+            :class:`PipelineOptions` fields (max_frames, duration ...), and the rest goes to
+            ``Detector.load`` (backend, conf_threshold, iou_threshold, classes, class_thresholds ...).
+    """
+    src_opts = SourceOptions(**{k: options.pop(k) for k in list(options) if k in _SOURCE_KEYS})
+    pipe_opts = PipelineOptions(**{k: options.pop(k) for k in list(options)
+                                   if k in _PIPELINE_KEYS})
+    ov = overlay if isinstance(overlay, OverlayOptions) else OverlayOptions.parse(overlay)
+    sinks = [o if isinstance(o, Sink) else open_sink(o) for o in outputs]
+    owned = None
+    if not is_detector(model):
+        owned = model = load_detector(model, **options)
+    elif options:
+        raise SsdEdgeError("expected no detector options with a loaded detector, got %s"
+                           % ", ".join(sorted(options)))
+    src = None
+    try:
+        src = open_source(source, src_opts)
+        stats = Stats(model=getattr(model, "path", ""), backend=getattr(model, "backend_name", ""),
+                      precision=getattr(model, "precision", ""), source=src.uri)
+        server = None
+        if serve is not None:
+            server = MjpegServer(serve, stats=stats).start()
+            sinks.append(server)
+        pipe = Pipeline(src, model, sinks, overlay=ov, options=pipe_opts, stats=stats)
+    except BaseException:
+        if src is not None:
+            src.close()
+        if owned is not None and hasattr(owned, "close"):
+            owned.close()
+        raise
+    return Stream(pipe, owned, server)

@@ -1,0 +1,240 @@
+"""Sinks: where annotated frames and detections go. Several can run at once.
+
+Every sink is an object with ``open(frame_size, fps)``, ``write(image, frame, dets)`` and
+``close()``, usable from a robot's own program as well as from the pipeline:
+
+* :class:`VideoSink` — a video file, codec from the extension; written to a hidden temporary
+  file and renamed on ``close()``, so a finished file is always playable and a crash never leaves
+  a truncated one under the real name.
+* :class:`ImageSequenceSink` — ``out/%05d.jpg``, one image per frame, each written atomically.
+* :class:`JsonlSink` — one JSON line per frame (docs/formats.md, "Detection line"), flushed per
+  line so another process can follow it live.
+* :class:`DisplaySink` — ``display://0``, an OpenCV window (``q`` or Esc stops the stream).
+* :class:`~ssd_edge.runtime.stream.server.MjpegServer` — ``--serve``, in :mod:`.server`.
+
+``image`` is the frame to show ((H, W, 3) uint8 BGR, overlay drawn), ``frame`` the source's
+:class:`~.frames.Frame` (raw image and its index/timestamps), ``dets`` its Detections (pixel boxes).
+"""
+import json
+import os
+
+from ...errors import SsdEdgeError
+from ...fileio import atomic_path
+from .files import is_image
+from .frames import import_cv2
+
+#: Version of the ``.jsonl`` detection line and of ``/detections`` (docs/formats.md).
+DETECTIONS_SCHEMA = 1
+
+#: Video container (by extension) → FourCC that OpenCV's FFmpeg writer supports in pip wheels.
+CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "XVID"}
+
+
+def detection_record(frame, dets):
+    """The detection line for one frame: a JSON-ready dict (docs/formats.md, "Detection line")."""
+    h, w = frame.image.shape[:2]
+    return {"schema": DETECTIONS_SCHEMA, "index": int(frame.index),
+            "timestamp": round(float(frame.timestamp), 6), "pts": round(float(frame.pts), 6),
+            "frame_size": [int(w), int(h)], "detections": dets.to_list()}
+
+
+class Sink:
+    """Base sink. ``wants_image`` is False for sinks that never look at the drawn frame."""
+
+    wants_image = True
+    stop_requested = False
+
+    def __init__(self, uri):
+        self.uri = str(uri)
+        self.frames = 0
+
+    def open(self, frame_size, fps=None):
+        """Prepare for frames of ``frame_size`` ``(W, H)`` at ``fps`` (None: unknown)."""
+
+    def write(self, image, frame, dets):
+        raise NotImplementedError
+
+    def close(self):
+        pass
+
+    def __repr__(self):
+        return "%s(%r)" % (type(self).__name__, self.uri)
+
+
+class VideoSink(Sink):
+    """A video file (``.mp4``/``.mov``/``.m4v`` mp4v, ``.avi`` MJPG, ``.mkv`` XVID)."""
+
+    def __init__(self, path, fps=None, codec=None):
+        super().__init__(path)
+        self.path = os.fspath(path)
+        ext = os.path.splitext(self.path)[1].lower()
+        if codec is None and ext not in CODECS:
+            raise SsdEdgeError("expected a video extension in %s, got %r (%s)"
+                               % (", ".join(sorted(CODECS)), ext, self.path))
+        self.codec = codec or CODECS[ext]
+        self.fps = fps
+        self._writer = None
+        self._tmp = None
+        self._size = None
+
+    def open(self, frame_size, fps=None):
+        if self._writer is not None:
+            return
+        cv2 = import_cv2()
+        folder = os.path.dirname(os.path.abspath(self.path))
+        if not os.path.isdir(folder):
+            raise SsdEdgeError("output folder %s does not exist; create it first" % folder)
+        stem, ext = os.path.splitext(os.path.basename(self.path))
+        self._tmp = os.path.join(folder, ".%s.part%s" % (stem, ext))
+        self._size = (int(frame_size[0]), int(frame_size[1]))
+        rate = float(self.fps or fps or 30.0)
+        self._writer = cv2.VideoWriter(self._tmp, cv2.VideoWriter_fourcc(*self.codec), rate,
+                                       self._size)
+        if not self._writer.isOpened():
+            self._writer = None
+            raise SsdEdgeError("cannot write %s: OpenCV has no %s encoder for %s files here; "
+                               "expected one of %s" % (self.path, self.codec, ext,
+                                                       ", ".join(sorted(CODECS))))
+
+    def write(self, image, frame=None, dets=None):
+        h, w = image.shape[:2]
+        if self._writer is None:
+            self.open((w, h))
+        if (w, h) != self._size:
+            cv2 = import_cv2()
+            image = cv2.resize(image, self._size)   # a video keeps one size for all frames
+        self._writer.write(image)
+        self.frames += 1
+
+    def close(self):
+        """Finalise the container (writes the index a player needs) and move it into place."""
+        if self._writer is None:
+            return
+        self._writer.release()
+        self._writer = None
+        if self.frames:
+            os.replace(self._tmp, self.path)
+        elif os.path.exists(self._tmp):
+            os.unlink(self._tmp)
+
+
+class ImageSequenceSink(Sink):
+    """Images named by a printf pattern with the frame number, e.g. ``out/%05d.jpg``."""
+
+    def __init__(self, pattern):
+        super().__init__(pattern)
+        self.pattern = os.fspath(pattern)
+        try:
+            name = self.pattern % 0
+        except (TypeError, ValueError):
+            raise SsdEdgeError("expected an image pattern with one number such as out/%%05d.jpg, "
+                               "got %s" % self.pattern)
+        self.ext = os.path.splitext(name)[1].lower()
+        if not is_image(name):
+            raise SsdEdgeError("expected an image extension (.jpg, .png ...) in %s" % self.pattern)
+
+    def open(self, frame_size, fps=None):
+        folder = os.path.dirname(os.path.abspath(self.pattern % 0))
+        os.makedirs(folder, exist_ok=True)
+
+    def write(self, image, frame=None, dets=None):
+        cv2 = import_cv2()
+        ok, data = cv2.imencode(self.ext, image)
+        if not ok:
+            raise SsdEdgeError("cannot encode a frame as %s" % self.ext)
+        with atomic_path(self.pattern % self.frames) as tmp:
+            with open(tmp, "wb") as f:
+                f.write(data.tobytes())
+        self.frames += 1
+
+
+class JsonlSink(Sink):
+    """One :func:`detection_record` line per frame."""
+
+    wants_image = False
+
+    def __init__(self, path):
+        super().__init__(path)
+        self.path = os.fspath(path)
+        self._f = None
+
+    def open(self, frame_size=None, fps=None):
+        if self._f is not None:
+            return
+        try:
+            self._f = open(self.path, "w", encoding="utf-8")
+        except OSError as e:
+            raise SsdEdgeError("cannot write %s: %s" % (self.path, e.strerror))
+
+    def write(self, image, frame, dets):
+        if self._f is None:
+            self.open()
+        self._f.write(json.dumps(detection_record(frame, dets), separators=(",", ":")) + "\n")
+        self._f.flush()
+        self.frames += 1
+
+    def close(self):
+        if self._f is not None:
+            self._f.close()
+            self._f = None
+
+
+class DisplaySink(Sink):
+    """An OpenCV window (``display://N``; N only names the window)."""
+
+    def __init__(self, uri="display://0", title="ssd-live"):
+        super().__init__(uri)
+        self.title = "%s %s" % (title, uri.split("://", 1)[-1])
+        self._open = False
+
+    def open(self, frame_size=None, fps=None):
+        cv2 = import_cv2()
+        gui = [ln for ln in cv2.getBuildInformation().splitlines() if ln.strip().startswith("GUI:")]
+        why = None
+        if gui and "NONE" in gui[0]:
+            why = "this OpenCV has no GUI (opencv-python-headless)"
+        elif os.name == "posix" and not (os.environ.get("DISPLAY") or
+                                         os.environ.get("WAYLAND_DISPLAY")):
+            why = "no display (DISPLAY is not set)"
+        if why:
+            raise SsdEdgeError("cannot show %s: %s; run headless with --serve 8080 and open "
+                               "http://127.0.0.1:8080, or --output out.mp4" % (self.uri, why))
+        cv2.namedWindow(self.title, cv2.WINDOW_NORMAL)
+        self._open = True
+
+    def write(self, image, frame=None, dets=None):
+        cv2 = import_cv2()
+        if not self._open:
+            self.open()
+        cv2.imshow(self.title, image)
+        key = cv2.waitKey(1) & 0xFF
+        closed = cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) < 1
+        if key in (27, ord("q")) or closed:
+            self.stop_requested = True
+        self.frames += 1
+
+    def close(self):
+        if self._open:
+            import_cv2().destroyWindow(self.title)
+            self._open = False
+
+
+def open_sink(uri, fps=None):
+    """Sink for ``uri``: ``display://N``, ``*.jsonl``, ``out/%05d.jpg`` or a video file."""
+    uri = os.fspath(uri)
+    low = uri.lower()
+    if low.startswith("display://"):
+        return DisplaySink(uri)
+    if "://" in uri and not low.startswith("file://"):
+        raise SsdEdgeError("unknown output scheme %r; expected display://N, a video file, an "
+                           "image pattern (out/%%05d.jpg) or a .jsonl file" % uri.split("://")[0])
+    path = uri[len("file://"):] if low.startswith("file://") else uri
+    ext = os.path.splitext(path)[1].lower()
+    if ext == ".jsonl":
+        return JsonlSink(path)
+    if "%" in path:
+        return ImageSequenceSink(path)
+    if ext in CODECS:
+        return VideoSink(path, fps=fps)
+    raise SsdEdgeError("expected --output display://N, a video (%s), an image pattern such as "
+                       "out/%%05d.jpg or a .jsonl file, got %s" % (", ".join(sorted(CODECS)), uri))
