@@ -22,4 +22,7 @@ def __getattr__(name):
     if name == "Detector":
         from .runtime.detector import Detector
         return Detector
+    if name == "stream":
+        from .runtime.stream import stream
+        return stream
     raise AttributeError("module 'ssd_edge' has no attribute %r" % name)

@@ -150,3 +150,13 @@ def test_memory_stays_flat_over_a_long_run(tmp_path, video):
     tracemalloc.stop()
     growth = sum(s.size_diff for s in after.compare_to(before, "filename"))
     assert growth < 512 * 1024, growth           # 550 frames of 96×72 would be 11 MB
+
+
+def test_breaking_out_of_stream_finalises_outputs(tmp_path, video):
+    mp4 = str(tmp_path / "partial.mp4")
+    s = stream(video, model=FakeDetector(), outputs=[mp4])
+    for i, (frame, dets) in enumerate(s):
+        if i == 4:
+            break
+    s.close()
+    assert count_frames(mp4) == 5

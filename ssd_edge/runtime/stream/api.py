@@ -67,10 +67,12 @@ class Stream:
         return self._iter
 
     def _run(self):
+        frames = iter(self.pipeline)
         try:
-            for item in self.pipeline:
+            for item in frames:
                 yield item
         finally:
+            frames.close()            # finalises the outputs now, not when garbage-collected
             self._release()
 
     def stop(self):
