@@ -1,4 +1,4 @@
-"""Builder hooks that subclass TensorRT classes: the legacy INT8 calibrator and the progress monitor.
+"""Builder hooks subclassing TensorRT classes: the legacy INT8 calibrator, the progress monitor.
 
 Both base classes exist only in some releases (calibrators: 8.x–10.x, removed in 11; the
 progress monitor: 10.0+), so the subclasses are made at build time from what

@@ -107,7 +107,8 @@ def engine_matches(sidecar, onnx_sha=None, tensorrt_version=None, gpu_name=None,
     ]
     for what, want, got, why in checks:
         if want is not None and want is not _ANY and want != got:
-            return False, ("engine %s was built for %s %s, this needs %s%s; rebuild it here with: %s"
+            return False, ("engine %s was built for %s %s, this needs %s%s; "
+                           "rebuild it here with: %s"
                            % (sidecar.get("engine", "?"), what, _fmt(got), _fmt(want),
                               " (%s)" % why if why else "", rebuild_command(sidecar)))
     return True, ""

@@ -182,7 +182,7 @@ def engine_from_export(onnx_path, precision, spec, options, echo=print):
 
 
 def engine_matches_machine(sidecar, onnx_sha=None):
-    """``(ok, reason)``: can this machine's TensorRT and GPU load the engine ``sidecar`` describes?"""
+    """``(ok, reason)``: can this machine's TensorRT and GPU load the engine in ``sidecar``?"""
     try:
         from ..runtime.cuda_mem import load_device_memory
         trt = trt_compat.import_tensorrt()

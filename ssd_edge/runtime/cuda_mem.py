@@ -72,7 +72,8 @@ class CudaPythonMemory:
         ptr = int(self._call("cudaMallocHost", self._rt.cudaMallocHost(nbytes)))
         # Wrap as uint8 then view: np.ctypeslib has no float16 mapping (TRT's samples do the same).
         raw = np.ctypeslib.as_array((ctypes.c_uint8 * nbytes).from_address(ptr))
-        return HostBuffer(raw[:int(np.prod(shape)) * dtype.itemsize].view(dtype).reshape(shape), ptr)
+        used = raw[:int(np.prod(shape)) * dtype.itemsize]
+        return HostBuffer(used.view(dtype).reshape(shape), ptr)
 
     def free_host(self, buf):
         self._call("cudaFreeHost", self._rt.cudaFreeHost(buf.ptr))

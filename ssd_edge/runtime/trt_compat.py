@@ -105,7 +105,8 @@ def set_workspace(trt, config, nbytes):
 
 def has_calibrators(trt):
     """Implicit INT8 calibration (TensorRT ≤ 10; removed in 11, where INT8 means a QDQ ONNX)."""
-    return hasattr(trt, "IInt8EntropyCalibrator2") and hasattr(trt.IBuilderConfig, "int8_calibrator")
+    return (hasattr(trt, "IInt8EntropyCalibrator2")
+            and hasattr(trt.IBuilderConfig, "int8_calibrator"))
 
 
 def calibrator_base(trt, method):

@@ -116,7 +116,8 @@ class _Builder:
     @rec
     def build_engine(self, network, config):   # deprecated 8.x path; ssd_edge never calls it
         plan = B.build(self, network, config)
-        return None if plan is None else self._t.mod.Runtime(self._logger).deserialize_cuda_engine(plan)
+        runtime = self._t.mod.Runtime(self._logger)
+        return None if plan is None else runtime.deserialize_cuda_engine(plan)
 
 
 class _ITensor:
