@@ -21,19 +21,18 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 
-def cpu_flags():
-    flags = set()
+def cpu_description():
+    """CPU model name and the INT8-relevant instruction sets, via the runtime's own parser."""
+    from ssd_edge.runtime.backends.select import cpu_flags
     try:
         with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    break
+            text = f.read()
     except OSError:
-        pass
+        text = ""
+    flags = cpu_flags(text)
     isa = [f for f in ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8") if f in flags]
-    model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")),
-                 platform.processor()) if os.path.exists("/proc/cpuinfo") else platform.processor()
+    model = next((l.split(":", 1)[1].strip() for l in text.splitlines()
+                  if l.startswith("model name")), platform.processor() or platform.machine())
     return model, isa
 
 
@@ -97,7 +96,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json")
     a = ap.parse_args()
-    model, isa = cpu_flags()
+    model, isa = cpu_description()
     x = np.random.default_rng(0).normal(size=(1, 3, 300, 300)).astype(np.float32)
     res = {"net": a.net, "cpu": model, "isa": isa, "threads": a.threads, "ms": {}}
     with tempfile.TemporaryDirectory() as d:

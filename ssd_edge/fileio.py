@@ -8,6 +8,9 @@ import tempfile
 
 from .errors import SsdEdgeError
 
+# Image files every folder reader accepts (calibration, datasets, image-folder sources).
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+
 
 @contextlib.contextmanager
 def atomic_path(path):

@@ -13,21 +13,19 @@ Conventions (every reader):
 * ``difficult`` and ``iscrowd`` are ``(N,) bool``; ``area`` ``(N,) float32`` only where the format
   carries it (COCO).
 """
-import functools
 import logging
 import os
 import struct
-import sys
 from typing import List, NamedTuple, Optional
 
 import numpy as np
 
 from ..errors import SsdEdgeError
+from ..fileio import IMAGE_EXTENSIONS
 
 log = logging.getLogger("ssd_edge.data")
 
 BACKGROUND = "BACKGROUND"
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 
 
 class Record(NamedTuple):
@@ -267,20 +265,3 @@ def normalize_classes(classes) -> Optional[List[str]]:
     if isinstance(classes, str):
         classes = classes.split(",")
     return [c.strip() for c in classes if c.strip()]
-
-
-def user_errors_exit_2(prog):
-    """Decorate ``main(argv) -> int``: an SsdEdgeError prints one line and returns 2.
-
-    (The data package is below the command-line zone, so it does not borrow ``cli.common``.)
-    """
-    def wrap(fn):
-        @functools.wraps(fn)
-        def main(argv=None):
-            try:
-                return fn(argv) or 0
-            except SsdEdgeError as e:
-                print("%s: error: %s" % (prog, e), file=sys.stderr)
-                return 2
-        return main
-    return wrap

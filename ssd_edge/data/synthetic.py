@@ -23,7 +23,7 @@ import numpy as np
 from ..errors import SsdEdgeError
 from ..fileio import atomic_write_text
 from .backgrounds import random_background
-from .common import user_errors_exit_2
+from ..cli.common import cli_entry
 from .shapes import SHAPES, finish_image, random_spec, render
 
 
@@ -110,7 +110,7 @@ def parse_size(text):
         raise SsdEdgeError("expected a size like 320x240, got %r" % text)
 
 
-@user_errors_exit_2("ssd_edge.data.synthetic")
+@cli_entry("ssd_edge.data.synthetic")
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m ssd_edge.data.synthetic",
                                 description="Write a synthetic shapes dataset in VOC layout.")

@@ -25,7 +25,8 @@ import numpy as np
 from ..errors import SsdEdgeError
 from ..fileio import atomic_write_text
 from .backgrounds import random_background
-from .common import BACKGROUND, user_errors_exit_2
+from ..cli.common import cli_entry
+from .common import BACKGROUND
 from .shapes import SHAPES, contrasting, finish_image, random_spec, render
 
 SCHEMA = 1
@@ -141,7 +142,7 @@ def load_video_ground_truth(json_path):
     return tuple(data["labels"]), targets
 
 
-@user_errors_exit_2("ssd_edge.data.video")
+@cli_entry("ssd_edge.data.video")
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m ssd_edge.data.video",
                                 description="Write a synthetic video of moving shapes (+ json).")

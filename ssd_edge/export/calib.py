@@ -5,7 +5,7 @@ import numpy as np
 
 from ..errors import SsdEdgeError
 
-IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+from ..fileio import IMAGE_EXTENSIONS as IMAGE_EXTS
 
 
 def list_images(folder):

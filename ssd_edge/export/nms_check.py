@@ -9,12 +9,22 @@ REQUIRED_PLUGIN_ATTRS = {"score_threshold": float, "iou_threshold": float, "max_
                          "background_class": int, "score_activation": int, "box_coding": int}
 
 
+def _rows(classes, boxes, scores):
+    """Sorted (class, x1, y1, x2, y2, score) tuples, rounded to 1e-5 so both sides compare."""
+    return sorted((int(c),) + tuple(np.round(b, 5).tolist()) + (round(float(s), 5),)
+                  for c, b, s in zip(classes, boxes, scores))
+
+
 def nms_outputs_to_sets(outs, i):
     """Image ``i`` of the four NMS outputs → sorted list of (class, x1, y1, x2, y2, score)."""
     n = int(outs["num_detections"][i].reshape(-1)[0])
-    return sorted((int(outs["detection_classes"][i][j]),) + tuple(
-        np.round(outs["detection_boxes"][i][j], 5).tolist()) + (round(float(outs["detection_scores"][i][j]), 5),)
-        for j in range(n))
+    return _rows(outs["detection_classes"][i][:n], outs["detection_boxes"][i][:n],
+                 outs["detection_scores"][i][:n])
+
+
+def detections_to_sets(dets):
+    """The same rows for :class:`~ssd_edge.Detections` (normalised boxes)."""
+    return _rows(dets.class_ids, dets.boxes, dets.scores)
 
 
 def check_onnx_nms(nms_path, raw_path, inputs, options):
@@ -26,8 +36,7 @@ def check_onnx_nms(nms_path, raw_path, inputs, options):
         ref = postprocess(raw["scores"][i], raw["boxes"][i], conf_threshold=options.conf_threshold,
                           iou_threshold=options.iou_threshold, candidate_size=options.candidate_size,
                           max_detections=options.max_detections)
-        want = sorted((int(c),) + tuple(np.round(b, 5).tolist()) + (round(float(s), 5),)
-                      for c, b, s in zip(ref.class_ids, ref.boxes, ref.scores))
+        want = detections_to_sets(ref)
         have = nms_outputs_to_sets(got, i)
         total += len(want)
         same += len(set(want) & set(have))

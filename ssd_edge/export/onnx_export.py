@@ -3,7 +3,6 @@ import logging
 import os
 import tempfile
 
-from ..errors import SsdEdgeError
 from .graph import ensure_node_names
 from .metadata import save_onnx, set_spec
 
@@ -74,12 +73,3 @@ def _simplify(proto):
         return proto, "onnxsim check failed: kept the plain graph (%d nodes)" % before
     return simplified, "onnxsim: %d → %d nodes" % (before, len(simplified.graph.node))
 
-
-def require(module, extra="export"):
-    """Import ``module`` or raise the one-line 'install the extra' error."""
-    import importlib
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise SsdEdgeError("%s is not installed; install it with: pip install \"ssd-edge[%s]\""
-                           % (module, extra))

@@ -86,14 +86,16 @@ def run_export(source, options, echo=print):
     if options.fp16:
         from .fp16 import to_fp16
         path = artifact_path(source.stem, "fp16")
-        save_onnx(to_fp16(load_onnx(fp32)), path)
-        models["fp16"] = (path, load_onnx(path))
+        half = to_fp16(load_onnx(fp32))        # converts in place: give it its own copy
+        save_onnx(half, path)
+        models["fp16"] = (path, half)
         arts.append(_checked(Artifact(path, "onnx", "fp16"), spec, ref, inputs, options))
     if options.int8:
         from .int8 import to_int8
         path = artifact_path(source.stem, "int8")
-        save_onnx(to_int8(load_onnx(fp32), calib, options.calib_method), path)
-        models["int8"] = (path, load_onnx(path))
+        quant = to_int8(base, calib, options.calib_method)
+        save_onnx(quant, path)
+        models["int8"] = (path, quant)
         arts.append(_checked(Artifact(path, "onnx", "int8"), spec, ref, inputs, options))
     if options.nms != "none":
         arts += _nms_artifacts(source, spec, models, ref, inputs, options)

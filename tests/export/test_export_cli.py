@@ -131,7 +131,7 @@ def test_onnx_nms_equals_postprocess_on_tie_free_outputs(tmp_path):
     """The onnx NMS variant on a graph that passes given raw outputs straight through."""
     from onnx import TensorProto, helper
     from ssd_edge.export.nms_graph import add_onnx_nms
-    from ssd_edge.export.nms_check import nms_outputs_to_sets
+    from ssd_edge.export.nms_check import detections_to_sets, nms_outputs_to_sets
     p, c = 500, 4
     g = helper.make_graph(
         [helper.make_node("Slice", ["input_0", "s0", "s1", "ax"], ["scores"]),
@@ -159,8 +159,7 @@ def test_onnx_nms_equals_postprocess_on_tie_free_outputs(tmp_path):
                         sess.run(None, {"input_0": np.concatenate([s, b], 1)[None]})))
         ref = postprocess(s, b, conf_threshold=0.2, iou_threshold=0.45, candidate_size=50,
                           max_detections=40)
-        want = sorted((int(k),) + tuple(np.round(x, 5).tolist()) + (round(float(v), 5),)
-                      for k, x, v in zip(ref.class_ids, ref.boxes, ref.scores))
+        want = detections_to_sets(ref)
         assert nms_outputs_to_sets(outs, 0) == want and len(want) > 5
         assert outs["num_detections"].dtype == np.int32 and outs["detection_classes"].dtype == np.int32
 

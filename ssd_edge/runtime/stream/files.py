@@ -3,9 +3,9 @@ import os
 import time
 
 from ...errors import SsdEdgeError
+from ...fileio import IMAGE_EXTENSIONS as IMAGE_EXTS
 from .frames import Frame, Source, import_cv2, transform
 
-IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 VIDEO_EXTS = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv",
               ".ts", ".mjpeg", ".mjpg", ".h264", ".264", ".hevc", ".gif")
 
