@@ -67,6 +67,14 @@ def is_installed(name):
         return False
 
 
+def _missing(name, package, extra):
+    if name == "trt":
+        # TensorRT is not on PyPI as an ssd-edge extra: JetPack or NVIDIA's packages provide it.
+        from ..trt_compat import TENSORRT_MISSING
+        return SsdEdgeError(TENSORRT_MISSING)
+    return missing_extra(package, extra)
+
+
 def backend_class(name):
     """Import and return the class registered as ``name``.
 
@@ -77,13 +85,13 @@ def backend_class(name):
                            % (name, ", ".join(BACKENDS)))
     package, extra = PACKAGES[name]
     if not is_installed(name):
-        raise missing_extra(package, extra)
+        raise _missing(name, package, extra)
     module_name, class_name = BACKENDS[name].split(":")
     try:
         module = importlib.import_module(module_name)
     except ImportError as e:
         if getattr(e, "name", None) == package or package in str(e):
-            raise missing_extra(package, extra)
+            raise _missing(name, package, extra)
         raise
     return getattr(module, class_name)
 
