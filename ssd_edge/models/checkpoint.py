@@ -4,7 +4,8 @@ Loading treats the file as untrusted: ``torch.load(..., weights_only=True)`` onl
 that would run code is refused before anything in it runs. A checkpoint is the plain state_dict
 pytorch-ssd writes; ``labels.txt`` beside it names the classes; ``<checkpoint>.spec.json``, when
 present, holds the :class:`DetectorSpec` (activation, resolution, prior levels) the weights
-cannot tell.
+cannot tell. Weights stored in FP16 (``save_checkpoint(..., half=True)``, half the file size)
+are cast back to FP32 on loading, so every consumer sees the same float32 state_dict.
 """
 import hashlib
 import os
@@ -34,22 +35,21 @@ def file_sha256(path):
     return h.hexdigest()
 
 
-def read_state_dict(path):
+def read_state_dict(path, what="checkpoint", expected="a pytorch-ssd .pth file"):
     """Return ``(state_dict, sha256)`` of a checkpoint file, loaded with ``weights_only=True``.
 
     Every way the file can be unusable (missing, empty, not a checkpoint, truncated, holding
-    code) is one :class:`SsdEdgeError` line.
+    code) is one :class:`SsdEdgeError` line; ``what`` and ``expected`` name the file in it.
     """
     import torch
 
     path = os.fspath(path)
     if not os.path.exists(path):
-        raise SsdEdgeError("checkpoint %s not found; expected a pytorch-ssd .pth file" % path)
+        raise SsdEdgeError("%s %s not found; expected %s" % (what, path, expected))
     if not os.path.isfile(path):
-        raise SsdEdgeError("expected a checkpoint file, got a directory: %s" % path)
+        raise SsdEdgeError("expected a %s file, got a directory: %s" % (what, path))
     if os.path.getsize(path) == 0:
-        raise SsdEdgeError("checkpoint %s is empty (0 bytes); expected a pytorch-ssd .pth file"
-                           % path)
+        raise SsdEdgeError("%s %s is empty (0 bytes); expected %s" % (what, path, expected))
     sha = file_sha256(path)
     try:
         with warnings.catch_warnings():
@@ -58,7 +58,10 @@ def read_state_dict(path):
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for a bad file; all are the user's
         raise _load_error(path, e)
-    return detect.unwrap_state_dict(obj, "checkpoint %s" % path), sha
+    state = detect.unwrap_state_dict(obj, "%s %s" % (what, path))
+    # FP16/BF16 storage (save_checkpoint(half=True)) comes back as float32; integer buffers
+    # such as num_batches_tracked keep their dtype.
+    return {k: v.float() if v.is_floating_point() else v for k, v in state.items()}, sha
 
 
 def _load_error(path, err):
@@ -156,11 +159,58 @@ def _build_loaded(state, spec):
     return model.eval()
 
 
-def save_checkpoint(model, spec, path):
+def _base_net_layout(arch):
+    """``(key mapping, description)`` of the pretrained backbone file ``arch`` takes."""
+    if arch == "resnet50-ssd":
+        from .resnet import torchvision_to_base_net
+        return torchvision_to_base_net, ("a torchvision-layout ResNet-50 state_dict (conv1.*, "
+                                         "bn1.*, layer1-3.*; fc.* and layer4.* unused)")
+    # pytorch-ssd's base-net files (vgg16_reducedfc.pth, mobilenet_v1_with_relu_69_5.pth,
+    # mb2-imagenet-71_8.pth) hold exactly base_net's keys, as its init_from_base_net loads them.
+    return dict, "pytorch-ssd's base-net layout for %s (base_net's keys, no prefix)" % arch
+
+
+def load_base_net(net, path, arch=None):
+    """Load pretrained backbone weights into ``net.base_net`` (``ssd-train --base-net``).
+
+    Args:
+        net: a zoo SSD (:func:`ssd_edge.models.build_model`); only ``base_net`` changes.
+        path: resnet50-ssd: a torchvision-layout ResNet-50 state_dict (docs/models.md); the
+            pytorch-ssd nets: pytorch-ssd's base-net file. Read with ``weights_only=True``.
+        arch: the net's zoo name; default: recognised from its keys.
+    Returns the number of tensors loaded. Raises :class:`SsdEdgeError` (one line, expected vs
+    got) when keys are missing or left over or a shape differs; ``net`` is then unchanged.
+    """
+    state, _ = read_state_dict(path, "base-net file", "a backbone state_dict")
+    arch = detect.detect_arch(net.state_dict(), arch)
+    mapping, layout = _base_net_layout(arch)
+    state = mapping(state)
+    want = net.base_net.state_dict()
+    # BatchNorm counters are absent from files saved before PyTorch 0.4.1; torch fills them.
+    missing = [k for k in want if k not in state and not k.endswith("num_batches_tracked")]
+    extra = [k for k in state if k not in want]
+    if missing or extra:
+        raise SsdEdgeError("base-net file %s does not fit %s: expected %s, got %d keys missing "
+                           "(first %r) and %d unexpected (first %r)"
+                           % (path, arch, layout, len(missing), missing[0] if missing else None,
+                              len(extra), extra[0] if extra else None))
+    for key, value in state.items():
+        if tuple(value.shape) != tuple(want[key].shape):
+            raise SsdEdgeError("base-net file %s does not fit %s: expected %s of shape %s, got %s"
+                               % (path, arch, key, tuple(want[key].shape), tuple(value.shape)))
+    loaded = len(state)
+    net.base_net.load_state_dict(state, strict=False)
+    return loaded
+
+
+def save_checkpoint(model, spec, path, half=False):
     """Write ``model``'s plain state_dict to ``path`` (what pytorch-ssd loads), ``labels.txt``
     beside it (BACKGROUND first) and ``<path>.spec.json`` (the spec, with the file's sha256).
 
-    Every file is written atomically. Returns the spec as written to the sidecar.
+    ``half=True`` stores the floating-point tensors in FP16 (half the size: how the bundled
+    model ships); :func:`load_checkpoint` and pytorch-ssd's ``load_state_dict`` cast them back
+    into the FP32 net. Every file is written atomically. Returns the spec as written to the
+    sidecar.
     """
     import torch
 
@@ -169,8 +219,9 @@ def save_checkpoint(model, spec, path):
         raise SsdEdgeError("model has %d classes but the spec lists %d labels"
                            % (model.num_classes, spec.num_classes))
     # CPU tensors, detached, in the module's key order: loads anywhere, as pytorch-ssd's files.
-    state = type(model.state_dict())((k, v.detach().cpu()) for k, v in
-                                     model.state_dict().items())
+    state = type(model.state_dict())(
+        (k, v.detach().cpu().half() if half and v.is_floating_point() else v.detach().cpu())
+        for k, v in model.state_dict().items())
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
         sha = file_sha256(tmp)

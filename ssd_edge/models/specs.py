@@ -7,7 +7,9 @@ No torch here: the runtime (and anything else without torch) builds a net's
 
 Values are pytorch-ssd's (``vision/ssd/config/*.py``, upstream HEAD 7a839cb): mean/std apply to
 0..255 RGB pixels as ``(x - mean) / std``; a level is ``(feature map size, shrinkage,
-min size, max size, aspect ratios)`` in input pixels at 300.
+min size, max size, aspect ratios)`` in input pixels at 300. ``resnet50-ssd`` (not a
+pytorch-ssd net) takes NVIDIA's SSD300-ResNet50 values: ImageNet normalisation and the COCO
+SSD300 scales.
 """
 from typing import Sequence, Union
 
@@ -36,9 +38,21 @@ _VGG_LEVELS = (
     PriorLevel(3, 100, 213, 264, (2.0,)),
     PriorLevel(1, 300, 264, 315, (2.0,)),
 )
+# NVIDIA DeepLearningExamples dboxes300_coco (the COCO SSD300 scales 21, 45, 99, 153, 207, 261,
+# 315; the vgg table above is the VOC one): same maps, shrinkages and ratios → 8732 priors.
+_RESNET_LEVELS = (
+    PriorLevel(38, 8, 21, 45, (2.0,)),
+    PriorLevel(19, 16, 45, 99, (2.0, 3.0)),
+    PriorLevel(10, 32, 99, 153, (2.0, 3.0)),
+    PriorLevel(5, 64, 153, 207, (2.0, 3.0)),
+    PriorLevel(3, 100, 207, 261, (2.0,)),
+    PriorLevel(1, 300, 261, 315, (2.0,)),
+)
 
 _MOBILENET_NORM = ((127.0, 127.0, 127.0), (128.0, 128.0, 128.0))
 _VGG_NORM = ((123.0, 117.0, 104.0), (1.0, 1.0, 1.0))
+# torchvision's ImageNet mean (0.485, 0.456, 0.406) and std (0.229, 0.224, 0.225) × 255.
+_IMAGENET_NORM = ((123.675, 116.28, 103.53), (58.395, 57.12, 57.375))
 
 # arch -> (prior levels at 300, (mean, std)); the key order is the order of ARCHS.
 _TABLES = {
@@ -49,10 +63,17 @@ _TABLES = {
     "mb3-large-ssd-lite": (_MOBILENET_LEVELS, _MOBILENET_NORM),
     "mb3-small-ssd-lite": (_MOBILENET_LEVELS, _MOBILENET_NORM),
     "sq-ssd-lite": (_SQUEEZENET_LEVELS, _MOBILENET_NORM),
+    "resnet50-ssd": (_RESNET_LEVELS, _IMAGENET_NORM),
 }
 
-#: Architecture names, exactly pytorch-ssd's ``--net`` names.
+#: Architecture names: pytorch-ssd's ``--net`` names, then the nets of our own.
 ARCHS = tuple(_TABLES)
+
+#: Nets pytorch-ssd does not have (key layouts of our own, documented in docs/models.md).
+OWN_ARCHS = ("resnet50-ssd",)
+
+#: The nets pytorch-ssd has (its ``--net`` names); their checkpoints load there unchanged.
+PYTORCH_SSD_ARCHS = tuple(a for a in ARCHS if a not in OWN_ARCHS)
 
 #: Backbone activations selectable per arch (the first is the default); None = fixed by the arch.
 ACTIVATION_CHOICES = {"mb2-ssd-lite": ("relu6", "relu")}

@@ -14,6 +14,7 @@ from . import specs
 from .mobilenet_v1 import build_mb1_ssd, build_mb1_ssd_lite
 from .mobilenet_v2 import build_mb2_ssd_lite
 from .mobilenet_v3 import build_mb3_large_ssd_lite, build_mb3_small_ssd_lite
+from .resnet import build_resnet50_ssd
 from .squeezenet import build_sq_ssd_lite
 from .vgg import build_vgg16_ssd
 
@@ -26,6 +27,7 @@ _BUILDERS = {
     "mb3-large-ssd-lite": build_mb3_large_ssd_lite,
     "mb3-small-ssd-lite": build_mb3_small_ssd_lite,
     "sq-ssd-lite": build_sq_ssd_lite,
+    "resnet50-ssd": build_resnet50_ssd,
 }
 assert tuple(_BUILDERS) == specs.ARCHS
 
