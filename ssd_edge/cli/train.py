@@ -1,9 +1,21 @@
-"""ssd-train (not landed yet)."""
+"""ssd-train: train an SSD / SSD-Lite detector; ``torchrun ... -m ssd_edge.train`` for DDP."""
+import logging
 import sys
 
-from .common import not_landed
+from .common import cli_entry
 
-main = not_landed("ssd-train", "training")
+
+@cli_entry("ssd-train")
+def main(argv=None):
+    from ..train.options import parse_options
+    opts = parse_options(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    from ..train.trainer import train
+    summary = train(opts)
+    if summary.get("last_checkpoint"):
+        print("last checkpoint: %s" % summary["last_checkpoint"])
+    return 0
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,0 +1,518 @@
+"""The training loop behind ``ssd-train``.
+
+One process trains on one device; under ``torchrun`` (``WORLD_SIZE`` > 1 in the environment) every
+process joins a process group (NCCL on GPUs, gloo on CPUs), wraps the net in
+DistributedDataParallel and reads its share of the data through a ``DistributedSampler``; rank 0
+alone logs, validates and writes checkpoints, the others wait at a barrier. Multi-node runs are
+``torchrun --nnodes ... --rdzv-endpoint ...`` of the same command — PyTorch's own launcher.
+
+Per epoch: the learning rate follows the schedule per step (linear warm-up, then cosine or
+multi-step, computed from the step so a resumed run continues the same curve); every
+``--validation-epochs`` rank 0 computes the validation loss (no augmentation) and the mAP, writes
+``{net}-Epoch-{e}-Loss-{val_loss}.pth`` (a plain state_dict, what pytorch-ssd loads) with
+``labels.txt`` and ``.spec.json`` beside it, and ``train-state.pt`` (weights, optimiser, scaler,
+epoch — everything ``--resume`` needs; loadable with ``weights_only=True``).
+"""
+import hashlib
+import json
+import logging
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+from ..errors import SsdEdgeError
+from ..fileio import atomic_path
+from .augment import EvalTransform, TrainTransform
+from .loss import MultiBoxLoss
+from .targets import PriorMatcher
+
+LOG = logging.getLogger("ssd_edge.train")
+STATE_FILE = "train-state.pt"
+
+
+# ---- data ---------------------------------------------------------------------------------
+
+class TrainSet(torch.utils.data.Dataset):
+    """Detection datasets → ``(image (3, H, W) float32, locations (P, 4), labels (P,))``.
+
+    Objects flagged difficult are dropped unless ``keep_difficult``; the augmentation of sample
+    ``i`` in epoch ``e`` draws from ``default_rng([seed, e, i])``, so runs are reproducible
+    whatever the number of loader processes.
+    """
+
+    def __init__(self, datasets, transform, matcher, seed=0, keep_difficult=False):
+        self.datasets = list(datasets)
+        self.offsets = np.cumsum([0] + [len(d) for d in self.datasets])
+        self.transform = transform
+        self.matcher = matcher
+        self.seed = int(seed)
+        self.epoch = 0
+        self.keep_difficult = keep_difficult
+
+    def __len__(self):
+        return int(self.offsets[-1])
+
+    def set_epoch(self, epoch):
+        self.epoch = int(epoch)
+
+    def locate(self, i):
+        k = int(np.searchsorted(self.offsets, i, side="right")) - 1
+        return self.datasets[k], i - int(self.offsets[k])
+
+    def __getitem__(self, i):
+        for attempt in range(len(self)):
+            ds, j = self.locate((i + attempt) % len(self))
+            try:
+                image = ds.image(j)
+            except SsdEdgeError as e:       # an undecodable image: say which, train on the next
+                LOG.warning("skipping %s: %s", ds.image_path(j), e)
+                continue
+            target = ds.annotation(j, (image.shape[1], image.shape[0]))
+            boxes, labels = target["boxes"], target["labels"]
+            if not self.keep_difficult and len(boxes):
+                keep = ~np.asarray(target["difficult"], bool)
+                boxes, labels = boxes[keep], labels[keep]
+            rng = np.random.default_rng([self.seed, self.epoch, int(i)])
+            chw, rel, labels = self.transform(image, boxes, labels, rng)
+            locations, prior_labels = self.matcher(rel, labels)
+            return torch.from_numpy(chw), torch.from_numpy(locations), \
+                torch.from_numpy(prior_labels)
+        raise SsdEdgeError("expected decodable images in the dataset, got none")
+
+
+def open_datasets(opts):
+    """``(train datasets, validation dataset, class names)`` from the options."""
+    from ..data import detect_type, load_dataset
+
+    kind = opts.dataset_type or detect_type(opts.datasets[0])
+    train_split, val_split = opts.splits(kind)
+    train = [load_dataset(d, opts.dataset_type or detect_type(d), train_split, opts.classes)
+             for d in opts.datasets]
+    names = train[0].class_names
+    for d in train[1:]:
+        if d.class_names != names:
+            raise SsdEdgeError("expected every dataset to have the classes of %s (%s), got %s in "
+                               "%s; pass --classes to pick common ones"
+                               % (train[0].root, ",".join(names[1:]), ",".join(d.class_names[1:]),
+                                  d.root))
+    for d in train:
+        d.log_summary()
+    val_root = opts.validation_dataset or opts.datasets[0]
+    val_kind = opts.dataset_type or detect_type(val_root)
+    val = load_dataset(val_root, val_kind, opts.splits(val_kind)[1], opts.classes or names[1:])
+    if val.class_names != names:
+        raise SsdEdgeError("expected the validation set %s to have the classes %s, got %s"
+                           % (val_root, ",".join(names[1:]), ",".join(val.class_names[1:])))
+    return train, val, names
+
+
+# ---- model --------------------------------------------------------------------------------
+
+def build_net(opts, labels):
+    """``(net, spec)``: the zoo net for ``opts.net`` with ``labels``, weights as asked."""
+    from ..models.zoo import build_model, build_spec
+
+    spec = build_spec(opts.net, list(labels), opts.resolution, opts.activation, opts.width_mult)
+    net = build_model(spec)
+    if opts.base_net:
+        from ..models import checkpoint
+        loader = getattr(checkpoint, "load_base_net", None)
+        if loader is None:
+            raise SsdEdgeError("expected base-net loading support for %s, got none in this "
+                               "installation" % opts.net)
+        loader(net, opts.base_net, opts.net)
+        LOG.info("backbone from %s", opts.base_net)
+    if opts.pretrained_ssd:
+        load_pretrained_ssd(net, opts.pretrained_ssd)
+        LOG.info("everything but the heads from %s", opts.pretrained_ssd)
+    return net, spec
+
+
+def load_pretrained_ssd(net, path):
+    """Load every tensor of a trained SSD except the two head groups (pytorch-ssd semantics)."""
+    from ..models.checkpoint import read_state_dict
+
+    state, _ = read_state_dict(path)
+    heads = ("classification_headers.", "regression_headers.")
+    own = net.state_dict()
+    body = {k: v for k, v in state.items() if not k.startswith(heads)}
+    wrong = [k for k, v in body.items() if k not in own or tuple(own[k].shape) != tuple(v.shape)]
+    missing = [k for k in own if not k.startswith(heads) and k not in body]
+    if wrong or missing:
+        raise SsdEdgeError("expected a checkpoint of the same net and width for --pretrained-ssd,"
+                           " got %s (%d unexpected or mis-shaped keys, %d missing, e.g. %s)"
+                           % (path, len(wrong), len(missing), (wrong or missing)[0]))
+    net.load_state_dict({k: v.float() for k, v in body.items()}, strict=False)
+
+
+def param_groups(net, opts):
+    """Optimiser groups with pytorch-ssd's per-part learning rates and freeze options."""
+    base = list(net.base_net.parameters())
+    extras = list(net.extras.parameters()) + list(net.source_layer_add_ons.parameters())
+    heads = list(net.classification_headers.parameters()) + \
+        list(net.regression_headers.parameters())
+    if opts.freeze_net:
+        frozen, groups = base + extras, [(heads, opts.lr)]
+    elif opts.freeze_base_net:
+        frozen = base
+        groups = [(extras, opts.extra_layers_lr or opts.lr), (heads, opts.lr)]
+    else:
+        frozen = []
+        groups = [(base, opts.base_net_lr or opts.lr), (extras, opts.extra_layers_lr or opts.lr),
+                  (heads, opts.lr)]
+    for p in frozen:
+        p.requires_grad_(False)
+    return [{"params": ps, "lr": lr, "initial_lr": lr} for ps, lr in groups if ps]
+
+
+def make_optimizer(groups, opts):
+    if opts.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=opts.lr, weight_decay=opts.weight_decay)
+    return torch.optim.SGD(groups, lr=opts.lr, momentum=opts.momentum,
+                           weight_decay=opts.weight_decay)
+
+
+def lr_factor(epoch, opts):
+    """Learning-rate multiplier at fractional ``epoch`` (warm-up × schedule)."""
+    warm = min(1.0, (epoch + 1e-9) / opts.warmup_epochs) if opts.warmup_epochs > 0 else 1.0
+    if opts.scheduler == "multi-step":
+        return warm * opts.gamma ** sum(1 for m in opts.milestones if int(epoch) >= m)
+    t_max = opts.t_max or opts.epochs
+    return warm * 0.5 * (1.0 + math.cos(math.pi * min(epoch, t_max) / t_max))
+
+
+# ---- validation ---------------------------------------------------------------------------
+
+class ModelDetector:
+    """A torch net in memory behind the ``detect(image_bgr) -> Detections`` contract (what the
+    runtime does for a ``.pth``: the same pre-processing and ``ssd_edge.postprocess``)."""
+
+    def __init__(self, net, spec, device, conf_threshold=0.01):
+        from ..runtime.preprocess import Preprocessor
+        self.net, self.spec, self.device = net, spec, device
+        self.pre = Preprocessor(spec)
+        self.conf_threshold = conf_threshold
+
+    def __call__(self, image):
+        from ..nms import postprocess
+        x = torch.from_numpy(self.pre([image])).to(self.device)
+        with torch.no_grad():
+            scores, boxes = self.net(x)
+        return postprocess(scores[0].float().cpu().numpy(), boxes[0].float().cpu().numpy(),
+                           frame_size=(image.shape[1], image.shape[0]),
+                           conf_threshold=self.conf_threshold, iou_threshold=0.45,
+                           candidate_size=200, labels=self.spec.labels)
+
+
+def validation_loss(net, loader, criterion, device, amp):
+    net.train(False)
+    # The heads' raw outputs: the net returns them only in training mode, so flip it without
+    # touching BatchNorm statistics (eval-mode BN, train-mode output format).
+    total, n = 0.0, 0
+    with torch.no_grad():
+        for images, locs, labels in loader:
+            images, locs, labels = images.to(device), locs.to(device), labels.to(device)
+            with _autocast(device, amp):
+                conf, loc = raw_forward(net, images)
+            reg, cls = criterion(conf, loc, labels, locs)
+            total += float(reg + cls) * len(images)
+            n += len(images)
+    return total / max(n, 1)
+
+
+def raw_forward(net, images):
+    """``(confidences (B, P, C), locations (B, P, 4))`` whatever the module's mode."""
+    was = net.training
+    if not was:
+        net.training = True          # SSD.forward checks only this flag; BN layers stay in eval
+        try:
+            return net(images)
+        finally:
+            net.training = False
+    return net(images)
+
+
+# ---- distributed --------------------------------------------------------------------------
+
+class Dist:
+    """The process's place in a ``torchrun`` job (a single process when not launched by it)."""
+
+    def __init__(self, device_arg):
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        cuda = torch.cuda.is_available() and device_arg != "cpu"
+        if device_arg not in ("auto", "cpu") and not device_arg.startswith("cuda"):
+            raise SsdEdgeError("expected --device auto, cpu, cuda or cuda:N, got %r" % device_arg)
+        if device_arg.startswith("cuda") and not torch.cuda.is_available():
+            raise SsdEdgeError("expected a CUDA GPU for --device %s, got none visible to torch"
+                               % device_arg)
+        if cuda:
+            index = self.local_rank if self.world > 1 or device_arg in ("auto", "cuda") else \
+                int(device_arg.split(":")[1])
+            self.device = torch.device("cuda", index)
+            torch.cuda.set_device(self.device)
+        else:
+            self.device = torch.device("cpu")
+        self.backend = "nccl" if cuda else "gloo"
+        if self.world > 1:
+            torch.distributed.init_process_group(backend=self.backend)
+
+    @property
+    def main(self):
+        return self.rank == 0
+
+    def barrier(self):
+        if self.world > 1:
+            torch.distributed.barrier()
+
+    def close(self):
+        if self.world > 1 and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+
+    def gather_checksums(self, net):
+        """Every rank's :func:`weights_checksum` (all ranks must agree after DDP steps)."""
+        digest = weights_checksum(net)
+        if self.world == 1:
+            return [digest]
+        out = [None] * self.world
+        torch.distributed.all_gather_object(out, digest)
+        return out
+
+
+def weights_checksum(net):
+    """sha256 (16 hex digits) of the parameters — what DDP keeps identical on every rank (BatchNorm
+    running statistics are each rank's own between the broadcasts at the start of a forward)."""
+    h = hashlib.sha256()
+    for k, v in net.named_parameters():
+        h.update(k.encode())
+        h.update(v.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def _autocast(device, amp):
+    import contextlib
+    if amp and device.type == "cuda":
+        return torch.autocast(device_type="cuda", dtype=torch.float16)
+    return contextlib.nullcontext()
+
+
+def _grad_scaler(enabled):
+    amp_mod = getattr(torch, "amp", None)
+    if amp_mod is not None and hasattr(amp_mod, "GradScaler"):
+        try:
+            return amp_mod.GradScaler("cuda", enabled=enabled)
+        except TypeError:
+            pass
+    return torch.cuda.amp.GradScaler(enabled=enabled)
+
+
+# ---- checkpoints --------------------------------------------------------------------------
+
+def checkpoint_name(net_name, epoch, val_loss):
+    return "%s-Epoch-%d-Loss-%s.pth" % (net_name, epoch, val_loss)
+
+
+def save_train_state(path, net, optimizer, scaler, epoch, step, spec, best):
+    state = {"model": {k: v.detach().cpu() for k, v in net.state_dict().items()},
+             "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
+             "epoch": int(epoch), "step": int(step), "spec": spec.to_json(),
+             "best_loss": float(best)}
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def load_resume(path, net, optimizer, scaler):
+    """Return ``(start epoch, step, best loss)``; a plain checkpoint only gives weights."""
+    from ..models.checkpoint import read_state_dict
+
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:           # not a train state: read it as a checkpoint (clear errors)
+        obj = None
+    if isinstance(obj, dict) and "optimizer" in obj and "model" in obj:
+        net.load_state_dict(obj["model"])
+        optimizer.load_state_dict(obj["optimizer"])
+        if obj.get("scaler"):
+            scaler.load_state_dict(obj["scaler"])
+        LOG.info("resuming %s after epoch %d", path, obj["epoch"])
+        return int(obj["epoch"]) + 1, int(obj["step"]), float(obj.get("best_loss", math.inf))
+    state, _ = read_state_dict(path)
+    own = net.state_dict()
+    bad = [k for k in own if k not in state or tuple(state[k].shape) != tuple(own[k].shape)]
+    if bad:
+        raise SsdEdgeError("expected --resume to be train-state.pt or a checkpoint of this %s "
+                           "with these classes, got %s (e.g. %s differs)"
+                           % (net.__class__.__name__, path, bad[0]))
+    net.load_state_dict({k: v.float() for k, v in state.items()})
+    LOG.info("starting from the weights of %s", path)
+    return 0, 0, math.inf
+
+
+# ---- the run ------------------------------------------------------------------------------
+
+def _progress(iterable, enabled, total, desc):
+    if enabled:
+        try:
+            from tqdm import tqdm
+            return tqdm(iterable, total=total, desc=desc, leave=False, dynamic_ncols=True)
+        except ImportError:
+            pass
+    return iterable
+
+
+def train(opts):
+    """Run training as ``opts`` says; returns a summary dict (rank 0: checkpoints, mAP...)."""
+    dist = Dist(opts.device)
+    try:
+        return _train(opts, dist)
+    finally:
+        dist.close()
+
+
+def _train(opts, dist):
+    torch.manual_seed(opts.seed)
+    np.random.seed(opts.seed)
+    log = LOG.info if dist.main else LOG.debug
+    train_sets, val_set, names = open_datasets(opts)
+    net, spec = build_net(opts, names)
+    if dist.main:
+        os.makedirs(opts.model_dir, exist_ok=True)
+        if not os.access(opts.model_dir, os.W_OK):
+            raise SsdEdgeError("expected a writable --model-dir, got %s" % opts.model_dir)
+    device = dist.device
+    if opts.amp and device.type != "cuda":
+        raise SsdEdgeError("expected a CUDA GPU for --amp, got device %s" % device)
+    matcher = PriorMatcher(spec.priors(), spec.center_variance, spec.size_variance)
+    data = TrainSet(train_sets, TrainTransform(spec, opts.zoom_out), matcher, opts.seed,
+                    opts.keep_difficult)
+    val_data = TrainSet([val_set], EvalTransform(spec), matcher, opts.seed, opts.keep_difficult)
+    if dist.world > 1:
+        from torch.utils.data.distributed import DistributedSampler
+        sampler = DistributedSampler(data, dist.world, dist.rank, shuffle=True, seed=opts.seed)
+    else:
+        sampler = None
+    gen = torch.Generator()
+    gen.manual_seed(opts.seed)
+    loader = torch.utils.data.DataLoader(
+        data, batch_size=opts.batch_size, shuffle=sampler is None, sampler=sampler,
+        num_workers=opts.workers, drop_last=len(data) >= opts.batch_size * dist.world,
+        pin_memory=device.type == "cuda", generator=gen,
+        persistent_workers=False)
+    val_loader = torch.utils.data.DataLoader(val_data, batch_size=opts.batch_size,
+                                             num_workers=opts.workers)
+    groups = param_groups(net, opts)
+    net.to(device)
+    if opts.sync_bn and dist.world > 1:
+        net = torch.nn.SyncBatchNorm.convert_sync_batchnorm(net)
+    optimizer = make_optimizer(groups, opts)
+    scaler = _grad_scaler(opts.amp and device.type == "cuda")
+    start, step, best = 0, 0, math.inf
+    if opts.resume:
+        start, step, best = load_resume(opts.resume, net, optimizer, scaler)
+    model = net
+    if dist.world > 1:
+        model = torch.nn.parallel.DistributedDataParallel(
+            net, device_ids=[device.index] if device.type == "cuda" else None)
+    criterion = MultiBoxLoss()
+    show = opts.progress if opts.progress is not None else sys.stderr.isatty()
+    show = show and dist.main
+    steps_per_epoch = max(len(loader), 1)
+    log("training %s (%s, %d classes, %d priors) on %s: %d images, %d validation images, "
+        "batch %d x %d process(es), %d steps/epoch", opts.net, spec.activation,
+        spec.num_classes - 1, len(matcher.priors), device, len(data), len(val_set),
+        opts.batch_size, dist.world, steps_per_epoch)
+    summary = {"net": opts.net, "checkpoints": [], "epochs": [], "world_size": dist.world}
+    stop = False
+    for epoch in range(start, opts.epochs):
+        data.set_epoch(epoch)
+        if sampler is not None:
+            sampler.set_epoch(epoch)
+        model.train()
+        t0, seen, run_reg, run_cls, n_run = time.perf_counter(), 0, 0.0, 0.0, 0
+        for i, (images, locs, labels) in enumerate(_progress(loader, show, steps_per_epoch,
+                                                             "epoch %d" % epoch)):
+            factor = lr_factor(epoch + i / steps_per_epoch, opts)
+            for g in optimizer.param_groups:
+                g["lr"] = g["initial_lr"] * factor
+            images = images.to(device, non_blocking=True)
+            locs = locs.to(device, non_blocking=True)
+            labels = labels.to(device, non_blocking=True)
+            with _autocast(device, opts.amp):
+                conf, loc = model(images)
+            reg, cls = criterion(conf, loc, labels, locs)
+            loss = reg + cls
+            if not torch.isfinite(loss):
+                raise SsdEdgeError("expected a finite loss, got %s at epoch %d step %d; lower --lr"
+                                   % (float(loss), epoch, i))
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            step += 1
+            seen += len(images)
+            run_reg += float(reg.detach())
+            run_cls += float(cls.detach())
+            n_run += 1
+            if opts.debug_steps and (i + 1) % opts.debug_steps == 0:
+                log("epoch %d step %d/%d: loss %.4f (regression %.4f, classification %.4f), "
+                    "lr %.5f", epoch, i + 1, steps_per_epoch, (run_reg + run_cls) / n_run,
+                    run_reg / n_run, run_cls / n_run, opts.lr * factor)
+                run_reg = run_cls = 0.0
+                n_run = 0
+            if opts.max_iters is not None and step >= opts.max_iters:
+                stop = True
+                break
+        seconds = time.perf_counter() - t0
+        rate = seen * dist.world / max(seconds, 1e-9)
+        record = {"epoch": epoch, "seconds": round(seconds, 1), "images_per_second": round(rate, 1)}
+        log("epoch %d: %d images in %.1f s (%.1f images/s over %d process(es))", epoch,
+            seen * dist.world, seconds, rate, dist.world)
+        last = epoch == opts.epochs - 1 or stop
+        if (epoch + 1) % opts.validation_epochs == 0 or last:
+            if dist.main:
+                record.update(_validate(net, spec, opts, val_loader, val_set, criterion, device,
+                                        epoch, summary, log))
+                best = min(best, record["val_loss"])
+                save_train_state(os.path.join(opts.model_dir, STATE_FILE), net, optimizer,
+                                 scaler, epoch, step, spec, best)
+            dist.barrier()
+        summary["epochs"].append(record)
+        if stop:
+            break
+    sums = dist.gather_checksums(net)
+    summary["weights_checksums"] = sums
+    if len(set(sums)) != 1:
+        raise RuntimeError("DDP ranks disagree on the weights: %s" % sums)
+    if dist.world > 1:
+        log("all %d ranks agree on the weights (sha256 %s)", dist.world, sums[0])
+    if dist.main:
+        with atomic_path(os.path.join(opts.model_dir, "train-summary.json")) as tmp:
+            with open(tmp, "w") as f:
+                json.dump(summary, f, indent=1)
+    return summary
+
+
+def _validate(net, spec, opts, val_loader, val_set, criterion, device, epoch, summary, log):
+    from ..models.checkpoint import save_checkpoint
+
+    out = {"val_loss": validation_loss(net, val_loader, criterion, device, opts.amp)}
+    net.eval()
+    if opts.val_map:
+        from ..eval.runner import evaluate_detector
+        result = evaluate_detector(ModelDetector(net, spec, device), val_set, opts.val_metric,
+                                   progress=False)
+        out["map"] = float(result["map"])
+        out["per_class"] = {k: float(v) for k, v in result["per_class"].items()}
+    path = os.path.join(opts.model_dir, checkpoint_name(opts.net, epoch, out["val_loss"]))
+    save_checkpoint(net, spec, path)
+    summary["checkpoints"].append(path)
+    summary["last_checkpoint"] = path
+    log("epoch %d: validation loss %.4f%s -> %s", epoch, out["val_loss"],
+        ", %s mAP %.4f" % (opts.val_metric, out["map"]) if "map" in out else "", path)
+    net.train()
+    return out
