@@ -3,28 +3,14 @@ import glob
 import os
 import re
 
+from ..export.build_memory import (BUILD_MIN_TOTAL, GIB, SMALL_BOARD_RAM, SWAP_FIX,
+                                   build_memory_warning, parse_meminfo)
 from .core import FAIL, OK, WARN, Verdict, read_text, run_cmd
 
-GIB = 1 << 30
-# TensorRT engine builds of SSD300-class models on 4 GB boards get "Killed" without swap
-# (jkjung-avt/tensorrt_demos#293, #344); RAM + swap of 8 GiB leaves room for the builder,
-# the ONNX parser and the desktop. Below 6 GiB it is a warning on any Jetson.
-BUILD_MIN_TOTAL = 8 * GIB
-SWAP_FIX = ("add a 4 GB swapfile: sudo fallocate -l 4G /swapfile && sudo chmod 600 /swapfile && "
-            "sudo mkswap /swapfile && sudo swapon /swapfile (and an /etc/fstab line); build "
-            "with a smaller --workspace")
+# The memory rule (RAM <= 4 GiB and RAM + swap < 6 GiB: a TensorRT build may be killed) lives in
+# ssd_edge.export.build_memory, so this check warns exactly when ssd-export --engine does.
 ENGINE_FREE_WARN = 2 * GIB
 ENGINE_FREE_FAIL = 256 << 20
-
-
-def parse_meminfo(text):
-    """``/proc/meminfo`` → ``{"MemTotal": bytes, ...}`` (values are given in kB)."""
-    out = {}
-    for line in (text or "").splitlines():
-        m = re.match(r"(\w+):\s+(\d+)\s*kB", line)
-        if m:
-            out[m.group(1)] = int(m.group(2)) * 1024
-    return out
 
 
 def check_memory(env, facts):
@@ -37,10 +23,12 @@ def check_memory(env, facts):
     finding = "%.1f GiB RAM, %.1f GiB swap" % (ram / GIB, swap / GIB)
     if info.get("MemAvailable") is not None:
         finding += ", %.1f GiB available" % (info["MemAvailable"] / GIB)
-    if facts.get("jetson") and ram + swap < BUILD_MIN_TOTAL:
-        return [Verdict("memory", WARN, finding + ": RAM + swap under %d GiB; TensorRT engine "
-                        "builds may be killed (the GPU shares this memory)"
-                        % (BUILD_MIN_TOTAL // GIB), SWAP_FIX, data)]
+    warning = build_memory_warning(ram, swap)
+    if warning:
+        return [Verdict("memory", WARN, "%s: RAM + swap under %d GiB with %d GiB of RAM or less; "
+                        "TensorRT engine builds may be killed (the GPU shares this memory on a "
+                        "Jetson)" % (finding, BUILD_MIN_TOTAL // GIB, SMALL_BOARD_RAM // GIB),
+                        SWAP_FIX, data)]
     return [Verdict("memory", OK, finding, None, data)]
 
 

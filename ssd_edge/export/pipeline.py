@@ -54,9 +54,10 @@ def run_export(source, options, echo=print):
     from .report import format_report, operator_report
 
     spec = source.spec
+    prec0 = _given_precision(source, options)
     arts = []
     calib = None
-    if options.int8:
+    if options.int8 and prec0 == "fp32":
         if not options.calib_dir:
             raise SsdEdgeError("--int8 needs --calib DIR: a folder of images like the ones the "
                                "camera will see (random calibration is never used)")
@@ -71,10 +72,16 @@ def run_export(source, options, echo=print):
         ref_name = "PyTorch"
     else:
         fp32, notes = source.onnx_path, ["starting from an exported ONNX: parity is against it"]
-        ref = _raw(par.ort_outputs(fp32, inputs)) if options.check else None
-        ref_name = "the FP32 ONNX"
+        if prec0 != "fp32" or spec.output_layout == "nms":
+            notes = ["an exported %s ONNX%s: only its engine is built from it"
+                     % (prec0, " with NMS inside" if spec.output_layout == "nms" else "")]
+        # The given graph in ONNX Runtime is the reference (not for NMS graphs: ORT cannot run
+        # EfficientNMS_TRT, and the NMS outputs are not raw scores and boxes).
+        ref = (_raw(par.ort_outputs(fp32, inputs))
+               if options.check and spec.output_layout != "nms" else None)
+        ref_name = "the given %s ONNX in ONNX Runtime" % prec0
     base = load_onnx(fp32)
-    art = Artifact(fp32, "onnx", "fp32", notes=notes)
+    art = Artifact(fp32, "onnx", prec0, nms=_nms_in(base), notes=notes)
     if options.check and source.model is not None:
         art.parity = par.compare_raw(spec, ref, _raw(par.ort_outputs(fp32, inputs)))
         par.check_fp32(art.parity, fp32)
@@ -82,15 +89,15 @@ def run_export(source, options, echo=print):
     for line in format_report(operator_report(base)):
         echo("  " + line)
 
-    models = {"fp32": (fp32, base)}
-    if options.fp16:
+    models = {prec0: (fp32, base)}
+    if options.fp16 and prec0 == "fp32":
         from .fp16 import to_fp16
         path = artifact_path(source.stem, "fp16")
         half = to_fp16(load_onnx(fp32))        # converts in place: give it its own copy
         save_onnx(half, path)
         models["fp16"] = (path, half)
         arts.append(_checked(Artifact(path, "onnx", "fp16"), spec, ref, inputs, options))
-    if options.int8:
+    if options.int8 and prec0 == "fp32":
         from .int8 import to_int8
         path = artifact_path(source.stem, "int8")
         quant = to_int8(base, calib, options.calib_method)
@@ -105,7 +112,7 @@ def run_export(source, options, echo=print):
             if prec in models:
                 path = to_ort_format(models[prec][0], artifact_path(source.stem, prec, ext="ort"))
                 arts.append(_checked(Artifact(path, "ort", prec), spec, ref, inputs, options))
-    arts += _engines(source, spec, models, options, echo)
+    arts += _engines(source, spec, models, options, echo, ref, inputs)
     if ref is not None:
         echo("parity reference: %s on %d inputs" % (ref_name, len(inputs)))
     return arts
@@ -113,6 +120,34 @@ def run_export(source, options, echo=print):
 
 def _raw(outs):
     return outs["scores"], outs["boxes"]
+
+
+def _given_precision(source, options):
+    """Precision of the ONNX the export starts from ("fp32" for a checkpoint).
+
+    An exported FP16 / INT8 ONNX or one with NMS inside is an end product: its engine is built
+    as it is (``--fp16`` on an FP16 one is accepted and changes nothing); converting it again is
+    refused, since the conversions start from the FP32 graph.
+    """
+    spec = source.spec
+    if source.model is None and (spec.precision != "fp32" or spec.output_layout == "nms"):
+        asked = [flag for flag, on in (
+            ("--fp16", options.fp16 and spec.precision != "fp16"),
+            ("--int8", options.int8 and spec.precision != "int8"),
+            ("--nms", options.nms != "none"), ("--mobile", options.mobile)) if on]
+        if asked:
+            raise SsdEdgeError(
+                "expected the FP32 ONNX without NMS (model.onnx) for %s, got %s (precision %s, "
+                "outputs %s); pass model.onnx, or build this file's engine as it is with: "
+                "ssd-export %s --engine" % (" ".join(asked), source.onnx_path, spec.precision,
+                                            spec.output_layout, os.path.basename(source.onnx_path)))
+        return spec.precision
+    return "fp32"
+
+
+def _nms_in(model):
+    ops = {n.op_type for n in model.graph.node}
+    return "trt" if "EfficientNMS_TRT" in ops else "onnx" if "NonMaxSuppression" in ops else "none"
 
 
 def _checked(art, spec, ref, inputs, options):
@@ -153,7 +188,7 @@ def _nms_artifacts(source, spec, models, ref, inputs, options):
     return out
 
 
-def _engines(source, spec, models, options, echo):
+def _engines(source, spec, models, options, echo, ref=None, inputs=None):
     """TensorRT engines where TensorRT is present; otherwise the command to run on the target."""
     wanted = [p for p in ("fp32", "fp16", "int8") if p in models and (p != "fp32" or len(models) == 1)]
     try:
@@ -162,7 +197,8 @@ def _engines(source, spec, models, options, echo):
         tensorrt_available = None
     have = tensorrt_available is not None and tensorrt_available()
     if not have:
-        cmds = ["ssd-export %s --engine%s" % (models[p][0], _engine_flags(options)) for p in wanted]
+        cmds = ["ssd-export %s --engine%s" % (_engine_onnx(source, models, p, options),
+                                              _engine_flags(options)) for p in wanted]
         if options.engine:
             raise SsdEdgeError("--engine needs TensorRT and a GPU, and this machine has neither; "
                                "the ONNX files are written — on the target run: " + "; ".join(cmds))
@@ -173,12 +209,29 @@ def _engines(source, spec, models, options, echo):
         return []
     if not options.engine:
         return []
+    from .engine_sidecar import read_sidecar
     from .tensorrt import engine_from_export
     out = []
     for prec in wanted:
-        for path in engine_from_export(models[prec][0], prec, spec, options, echo):
-            out.append(Artifact(path, "engine", prec, nms=options.nms))
+        for path in engine_from_export(_engine_onnx(source, models, prec, options), prec, spec,
+                                       options, echo):
+            side = read_sidecar(path) or {}    # what the engine really holds
+            art = Artifact(path, "engine", side.get("precision", prec),
+                           nms=side.get("nms", options.nms))
+            if options.check and ref is not None:   # the full check: TensorRT is here
+                from .engine_check import check_engine
+                art.parity, notes = check_engine(path, art.precision, art.nms, spec, ref,
+                                                 inputs, options)
+                art.notes += notes
+            out.append(art)
     return out
+
+
+def _engine_onnx(source, models, prec, options):
+    """The ONNX an engine is built from: with ``--nms`` the variant with NMS inside."""
+    if options.nms == "none":
+        return models[prec][0]
+    return artifact_path(source.stem, prec, options.nms)
 
 
 def _engine_flags(options):

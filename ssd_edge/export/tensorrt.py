@@ -13,6 +13,7 @@ import datetime
 import json
 import logging
 import os
+import re
 import shlex
 import time
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from typing import Any, Optional, Tuple
 from ..errors import SsdEdgeError
 from ..fileio import atomic_write_bytes
 from ..runtime import trt_compat
+from .build_memory import SWAP_FIX, check_build_memory
 from .engine_sidecar import (SIDECAR_SCHEMA, engine_matches, file_sha256,  # noqa: F401
                              rebuild_command, sidecar_path, write_sidecar)
 
@@ -28,6 +30,7 @@ LOG = logging.getLogger("ssd_edge.tensorrt")
 PRECISIONS = ("fp32", "fp16", "int8")
 NMS_VARIANTS = ("none", "onnx", "trt")   # as ssd_edge.export.options.NMS_VARIANTS
 CALIBRATORS = (None, "entropy", "minmax")
+TIMING_CACHE_NAME = "timing.cache"   # ssd-export's default, beside the ONNX
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,9 @@ class BuildOptions:
 
     ``workspace_mib`` None = TensorRT's default on large GPUs, capped on small boards (total
     memory ≤ 4 GiB → 256 MiB, ≤ 8 GiB → 1 GiB) where the builder is otherwise OOM-killed.
+    ``builder_optimization_level`` None = TensorRT's default (3), except 2 on boards with ≤ 4 GiB
+    where TensorRT has the setting (8.6+). ``timing_cache`` None = no cache (``ssd-export``
+    passes ``<onnx folder>/timing.cache`` unless ``--timing-cache`` is given).
     ``min/opt/max_batch`` build an optimisation profile when the ONNX batch axis is dynamic
     (``max_batch`` None = ``min_batch``; ``opt_batch`` None = ``max_batch``).
     ``calibrator`` selects TensorRT ≤ 10's implicit INT8 calibration on an FP32 ONNX, fed with
@@ -123,15 +129,18 @@ def missing_tensorrt_message(onnx_path, options=None):
             "and run there: %s" % (onnx_path, target_command(onnx_path, options)))
 
 
-def build_engine(onnx_path, engine_path, options=None, spec=None, cuda=None):
+def build_engine(onnx_path, engine_path, options=None, spec=None, cuda=None, meminfo=None):
     """Build ``engine_path`` (+ ``<engine_path>.json``) from ``onnx_path`` on this GPU.
 
     Args:
         onnx_path: the ONNX (FP32, FP16 or QDQ INT8; with or without NMS in the graph).
         engine_path: where the plan goes.
         options: :class:`BuildOptions`.
-        spec: the DetectorSpec for the sidecar (None = read from the ONNX metadata).
+        spec: the DetectorSpec for the sidecar when the ONNX carries none in its metadata (its
+            own, e.g. precision fp16 in ``model.fp16.onnx``, is preferred when readable).
         cuda: device-memory layer (None = :func:`ssd_edge.runtime.cuda_mem.load_device_memory`).
+        meminfo: ``/proc/meminfo`` to judge RAM + swap by (None = this machine's); a warning is
+            logged when an engine build may be OOM-killed (:mod:`ssd_edge.export.build_memory`).
 
     Raises:
         SsdEdgeError: TensorRT missing, a bad option for this TensorRT/GPU, or a failed parse or
@@ -148,6 +157,9 @@ def build_engine(onnx_path, engine_path, options=None, spec=None, cuda=None):
     with open(_existing(onnx_path), "rb") as f:
         onnx_bytes = f.read()
     summary = steps.summarize_onnx(onnx_bytes)
+    low = check_build_memory(meminfo)
+    if low:
+        LOG.warning("%s; %s", low, SWAP_FIX)
     start = time.monotonic()
     with steps.verbose_logging(options.verbose):
         plan, notes, io, batch = steps.build_plan(trt, cuda, gpu, onnx_path, onnx_bytes, summary,
@@ -161,24 +173,60 @@ def build_engine(onnx_path, engine_path, options=None, spec=None, cuda=None):
 
 
 def engine_path_for(onnx_path, precision):
-    """``model.fp16.onnx`` → ``model.fp16.engine``; ``model.onnx`` → ``model.fp32.engine``."""
+    """``model.fp16.onnx`` → ``model.fp16.engine``; ``model.onnx`` → ``model.fp32.engine``;
+    ``model.int8.nms-trt.onnx`` → ``model.int8.nms-trt.engine``."""
     base = os.fspath(onnx_path)
     base = base[:-5] if base.lower().endswith(".onnx") else base
-    return (base if base.endswith("." + precision) else base + "." + precision) + ".engine"
+    m = re.search(r"\.nms-(onnx|trt)$", base)
+    nms = m.group(0) if m else ""
+    base = base[:len(base) - len(nms)]
+    return (base if base.endswith("." + precision) else base + "." + precision) + nms + ".engine"
 
 
 def engine_from_export(onnx_path, precision, spec, options, echo=print):
     """Build the engine for one exported ONNX from ``ssd-export``'s ExportOptions.
 
-    The INT8 artifact is the QDQ ONNX, so no calibrator is involved. Returns ``[engine path]``.
+    The INT8 artifact is the QDQ ONNX, so no calibrator is involved. Without ``--timing-cache``
+    the cache is ``timing.cache`` beside the ONNX, so a rebuild on the same board reuses the
+    measured tactics. Returns ``[engine path]``.
     """
     lo_hi = {"max_batch": options.max_batch} if options.dynamic_batch else {}
+    cache = options.timing_cache or os.path.join(os.path.dirname(os.path.abspath(
+        os.fspath(onnx_path))), TIMING_CACHE_NAME)
     build = BuildOptions(precision=precision, workspace_mib=options.workspace_mib,
-                         dla_core=options.dla_core, timing_cache=options.timing_cache,
+                         dla_core=options.dla_core, timing_cache=cache,
                          **lo_hi)   # NMS: whatever the graph holds (the sidecar records it)
-    info = build_engine(onnx_path, engine_path_for(onnx_path, precision), build, spec=spec)
+    engine = engine_path_for(onnx_path, precision)
+    echo("building %s from %s" % (engine, onnx_path))
+    progress = _EchoProgress(echo, LOG.getEffectiveLevel())
+    LOG.addFilter(progress)
+    old_level = LOG.level
+    LOG.setLevel(min(LOG.getEffectiveLevel(), logging.INFO))
+    try:
+        info = build_engine(onnx_path, engine, build, spec=spec)
+    finally:
+        LOG.removeFilter(progress)
+        LOG.setLevel(old_level)
     echo("built %s in %.1f s (%s)" % (info.engine_path, info.seconds, "; ".join(info.notes)))
     return [info.engine_path]
+
+
+class _EchoProgress(logging.Filter):
+    """Shows the build's progress lines (the progress monitor's phases on TensorRT 10+, the
+    "no progress" note on 8.x), logged at INFO, through ``ssd-export``'s echo; other records
+    pass only if they were visible before (TensorRT's own INFO chatter stays hidden)."""
+
+    PREFIXES = ("TensorRT build:", "building the engine;")
+
+    def __init__(self, echo, visible_from):
+        logging.Filter.__init__(self)
+        self.echo, self.visible_from = echo, visible_from
+
+    def filter(self, record):
+        if record.levelno < logging.WARNING and str(record.msg).startswith(self.PREFIXES):
+            self.echo("  " + record.getMessage())
+            return False
+        return record.levelno >= self.visible_from
 
 
 def engine_matches_machine(sidecar, onnx_sha=None):
@@ -195,7 +243,7 @@ def engine_matches_machine(sidecar, onnx_sha=None):
 
 def _sidecar(trt, gpu, onnx_path, engine_path, options, summary, spec, io, batch):
     from .. import __version__
-    spec = spec if spec is not None else summary.get("spec")
+    spec = summary.get("spec") or spec   # the ONNX's own spec knows its precision and layout
     return {
         "schema": SIDECAR_SCHEMA,
         "engine": os.path.basename(engine_path),

@@ -11,10 +11,15 @@ import os
 from ..errors import SsdEdgeError
 from ..fileio import atomic_write_bytes
 from ..runtime import trt_compat
+from .build_memory import is_small_board
 from .calibrator import load_calibration_data, make_calibrator, make_progress_monitor
 
 LOG = logging.getLogger("ssd_edge.tensorrt")
 _PRECISION_FLAGS = {"fp32": (), "fp16": ("FP16",), "int8": ("INT8", "FP16")}
+#: builder_optimization_level on small boards where the setting exists (8.6+). TensorRT's default
+#: is 3 (0–5); level 2 tries fewer tactics, so the build needs less time and memory, for an engine
+#: that may run slightly slower. Larger machines keep TensorRT's default.
+SMALL_BOARD_OPT_LEVEL = 2
 
 
 def summarize_onnx(data):
@@ -78,7 +83,7 @@ def build_plan(trt, cuda, gpu, onnx_path, onnx_bytes, summary, options):
     set_precision(trt, config, options, summary, notes)
     batch, profile = set_profile(builder, config, inputs, options, notes)
     set_dla(trt, builder, config, options, batch, notes)
-    set_optimization_level(config, options, notes)
+    set_optimization_level(config, options, gpu, notes)
     load_timing_cache(config, options.timing_cache, notes)
     monitor = attach_monitor(trt, config, notes)
     calibrator = attach_calibrator(trt, config, options, inputs, batch, profile, cuda, summary,
@@ -125,9 +130,9 @@ def parse_failure(parser, logger, onnx_path):
 def set_workspace(trt, config, options, gpu, notes):
     mib = options.workspace_mib
     if mib is None:
-        total_gib = gpu.total_memory / float(1 << 30)
         # Small boards (Nano 2/4 GB, Orin Nano 4 GB) get OOM-killed with TensorRT's default.
-        mib = 256 if total_gib <= 4 else 1024 if total_gib <= 8 else None
+        mib = (256 if is_small_board(gpu.total_memory)
+               else 1024 if gpu.total_memory <= 8 * (1 << 30) else None)
     if mib is not None:
         api = trt_compat.set_workspace(trt, config, mib << 20)
         notes.append("workspace %d MiB (%s)" % (mib, api))
@@ -198,9 +203,13 @@ def set_dla(trt, builder, config, options, batch, notes):
     notes.append("DLA core %d with GPU fallback" % core)
 
 
-def set_optimization_level(config, options, notes):
+def set_optimization_level(config, options, gpu, notes):
     level = options.builder_optimization_level
     if level is None:
+        # The small-board default applies only where the setting exists; asked-for levels must.
+        if is_small_board(gpu.total_memory) and hasattr(config, "builder_optimization_level"):
+            config.builder_optimization_level = SMALL_BOARD_OPT_LEVEL
+            notes.append("optimization level %d (small-board default)" % SMALL_BOARD_OPT_LEVEL)
         return
     if not hasattr(config, "builder_optimization_level"):   # 8.6+
         raise SsdEdgeError("expected a TensorRT with builder_optimization_level (8.6+) for "

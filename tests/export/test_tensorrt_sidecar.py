@@ -173,6 +173,7 @@ def test_engine_from_export_maps_export_options(tmp_path, monkeypatch):
     assert side["precision"] == "int8" and side["batch"] == {"min": 1, "opt": 4, "max": 4}
     assert [c[1][1] for c in trt.calls if c[0] == "IBuilderConfig.set_memory_pool_limit"] == [
         300 << 20]
-    assert os.path.exists(tmp_path / "tc.bin") and lines and "INT8 flag" in lines[0]
+    assert os.path.exists(tmp_path / "tc.bin") and lines and "INT8 flag" in lines[-1]
+    assert lines[0] == "building %s from %s" % (engine, onnx)
     assert engine_path_for("a/model.onnx", "fp32") == "a/model.fp32.engine"
     assert engine_path_for("a/model.fp16.onnx", "fp16") == "a/model.fp16.engine"

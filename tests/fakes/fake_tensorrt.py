@@ -18,6 +18,7 @@ checked against this double. It is faithful where ssd_edge depends on TensorRT:
 ``make_fake_tensorrt(version, gpu)`` returns the module; ``install_fake_tensorrt`` puts it into
 ``sys.modules["tensorrt"]`` through pytest's monkeypatch.
 """
+import importlib.machinery
 import types
 
 from . import trt_presence as P
@@ -58,6 +59,9 @@ def make_fake_tensorrt(version="10.3", gpu=None):
     v = P.normalise(version)
     trt = types.ModuleType("tensorrt")
     trt.__version__ = P.FULL_VERSION[v]
+    # importlib.util.find_spec("tensorrt") (torch._dynamo calls it on first import) raises for a
+    # module in sys.modules whose __spec__ is None; a spec without origin reads as a built-in.
+    trt.__spec__ = importlib.machinery.ModuleSpec("tensorrt", None)
     trt.__fake__ = True
     trt.calls = []
     state = FakeState(v, gpu if gpu is not None else FakeGpu(), trt)

@@ -1,0 +1,169 @@
+"""docs/formats.md keeps honest lists of the export formats: the engine sidecar, the DetectorSpec
+JSON and the ONNX metadata. The documented field paths must equal what the code writes, in both
+directions, with the documented types."""
+import dataclasses
+import json
+import os
+import re
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tests/
+
+from fakes import install_fakes  # noqa: E402
+from fakes.fake_cuda import FakeGpu  # noqa: E402
+from fakes.tiny_onnx import make_tiny_onnx, tiny_spec  # noqa: E402
+from ssd_edge import DetectorSpec  # noqa: E402
+from ssd_edge.export.engine_sidecar import SIDECAR_SCHEMA  # noqa: E402
+from ssd_edge.export.metadata import SPEC_KEY  # noqa: E402
+from ssd_edge.export.nms_graph import NMS_KEY  # noqa: E402
+from ssd_edge.export.tensorrt import BuildOptions, build_engine  # noqa: E402
+from ssd_edge.spec import SCHEMA_VERSION, NmsDefaults, PriorLevel  # noqa: E402
+
+DOC = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                   "docs", "formats.md")
+TYPES = {"int": int, "float": float, "str": str, "bool": bool, "object": dict}
+NOT_EXPANDED = {"spec"}          # the sidecar's spec is checked against its own table
+
+
+def doc_table(marker):
+    """``{field path: (type, meaning)}`` of the table after ``<!-- MARKER -->``."""
+    text = open(DOC, encoding="utf-8").read()
+    m = re.search(r"<!-- %s -->\n((?:\|.*\n)+)" % re.escape(marker), text)
+    assert m, "docs/formats.md has no table marked <!-- %s -->" % marker
+    rows = {}
+    for line in m.group(1).splitlines()[2:]:
+        cells = [c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]]
+        assert len(cells) == 4 and all(cells), "malformed row: %s" % line
+        rows[cells[0].strip("`")] = (cells[1].replace("\\|", "|"), cells[3])
+    return rows
+
+
+def _is(v, t):
+    if t is float:
+        return isinstance(v, (float, int)) and not isinstance(v, bool)
+    if t is int:
+        return isinstance(v, int) and not isinstance(v, bool)
+    return isinstance(v, t)
+
+
+def type_ok(value, spec):
+    for t in spec.split("|"):
+        if t == "null" and value is None:
+            return True
+        if t.startswith("list[") and isinstance(value, list):
+            if all(_is(v, TYPES[t[5:-1]]) for v in value):
+                return True
+        elif t in TYPES and _is(value, TYPES[t]):
+            return True
+    return False
+
+
+def flatten(obj, prefix="", out=None, skip=()):
+    """``{path: [values]}`` in the doc's syntax (``a.b``, ``a[].b``)."""
+    out = {} if out is None else out
+    for key, value in obj.items():
+        path = prefix + key
+        out.setdefault(path, []).append(value)
+        if path in skip:
+            continue
+        if isinstance(value, dict):
+            flatten(value, path + ".", out, skip)
+        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            for v in value:
+                flatten(v, path + "[].", out, skip)
+    return out
+
+
+def check_against(marker, documents, skip=()):
+    """Every path written is documented with a matching type, and every documented path is
+    written by at least one of ``documents``."""
+    table = doc_table(marker)
+    seen = {}
+    for doc in documents:
+        for path, values in flatten(doc, skip=skip).items():
+            assert path in table, "%s writes %s, which docs/formats.md does not list" % (
+                marker, path)
+            for v in values:
+                assert type_ok(v, table[path][0]), "%s: %s = %r is not %s" % (
+                    marker, path, v, table[path][0])
+            seen.setdefault(path, []).extend(values)
+    missing = sorted(set(table) - set(seen))
+    assert not missing, "docs/formats.md lists %s fields nothing writes: %s" % (marker, missing)
+    return table, seen
+
+
+@pytest.fixture
+def sidecars(tmp_path, monkeypatch):
+    """Sidecars covering every branch of each field: static/dynamic, GPU/DLA, NMS, calibrator."""
+    gpu = FakeGpu(name="NVIDIA Jetson AGX Orin (fake)")
+    gpu.dla_cores = 1
+    install_fakes(monkeypatch, "10.3", gpu)
+    out = []
+    for name, variant, batch, opts in [
+            ("dyn", "fp16", "batch", BuildOptions(precision="fp16", max_batch=4)),
+            ("dla", "fp16", 1, BuildOptions(precision="fp16", dla_core=0)),
+            ("nms", "nms", 1, BuildOptions()),
+            ("cal", "plain", 2, BuildOptions(
+                precision="int8", calibrator="minmax",
+                calib_data=np.random.RandomState(0).rand(4, 3, 8, 8).astype(np.float32)))]:
+        onnx_path = make_tiny_onnx(tmp_path / (name + ".onnx"), batch=batch, variant=variant)
+        info = build_engine(onnx_path, str(tmp_path / (name + ".engine")), opts,
+                            meminfo=str(tmp_path / "no-meminfo"))
+        with open(info.sidecar_path) as f:
+            out.append(json.load(f))
+    return out
+
+
+def test_sidecar_fields_equal_the_documented_ones(sidecars):
+    table, seen = check_against("fields: engine-sidecar schema=%d" % SIDECAR_SCHEMA, sidecars,
+                                skip=NOT_EXPANDED)
+    # Each nullable field was seen both ways, so the doc's "|null" claims are exercised.
+    for path in ("dla_core", "calibrator"):
+        assert None in seen[path] and any(v is not None for v in seen[path]), path
+    assert {s["nms"] for s in sidecars} == {"none", "trt"}
+    for side in sidecars:
+        check_against("fields: detector-spec schema=%d" % SCHEMA_VERSION, [side["spec"]])
+
+
+def test_spec_fields_equal_the_dataclasses():
+    table = doc_table("fields: detector-spec schema=%d" % SCHEMA_VERSION)
+    top = {p for p in table if "." not in p and "[]" not in p}
+    assert top == {f.name for f in dataclasses.fields(DetectorSpec)}
+    assert {p.split("[].")[1] for p in table if p.startswith("prior_levels[].")} == {
+        f.name for f in dataclasses.fields(PriorLevel)}
+    assert {p.split(".")[1] for p in table if p.startswith("nms.")} == {
+        f.name for f in dataclasses.fields(NmsDefaults)}
+    from ssd_edge.models.specs import default_spec
+    for spec in (tiny_spec(), default_spec("mb2-ssd-lite", ["BACKGROUND", "a"])):
+        doc = json.loads(spec.to_json())
+        check_against("fields: detector-spec schema=%d" % SCHEMA_VERSION, [doc])
+        assert DetectorSpec.from_json(json.dumps(doc)) == spec
+
+
+def test_onnx_metadata_keys_and_nms_parameters(tmp_path):
+    import onnx
+    from ssd_edge.export.nms_graph import add_onnx_nms, add_trt_nms
+    text = open(DOC, encoding="utf-8").read()
+    assert "| `%s` |" % SPEC_KEY in text and "| `%s` |" % NMS_KEY in text
+    params = {}
+    for variant in ("onnx", "trt"):
+        model = onnx.load(make_tiny_onnx(tmp_path / (variant + ".onnx")))
+        if variant == "onnx":
+            add_onnx_nms(model, 64, 3, 0.3, 0.45, candidate_size=50, top_k=-1, max_detections=10)
+        else:
+            add_trt_nms(model, 0.3, 0.45, max_detections=10, class_agnostic=True)
+        meta = {p.key: p.value for p in model.metadata_props}
+        assert set(meta) == {SPEC_KEY, NMS_KEY}
+        assert DetectorSpec.from_json(meta[SPEC_KEY]).output_layout == "nms"
+        params[variant] = json.loads(meta[NMS_KEY])
+    table, _ = check_against("keys: ssd_edge.nms", list(params.values()))
+    for path, (_, meaning) in table.items():
+        for variant, doc in params.items():
+            other = "trt" if variant == "onnx" else "onnx"
+            only_other = "`%s` only" % other in meaning
+            assert (path in doc) == (not only_other), (variant, path)
