@@ -47,6 +47,12 @@ def detector_kwargs(args):
         kw["iou_threshold"] = args.iou
     if args.classes:
         kw["classes"] = [c.strip() for c in args.classes.split(",") if c.strip()]
+    if args.device:
+        kw["device"] = args.device
+    if args.fp16 is not None:
+        kw["fp16"] = args.fp16
+    if args.compile:
+        kw["torch_compile"] = True
     return kw
 
 
@@ -54,6 +60,14 @@ def add_model_flags(p):
     """Flags shared by ssd-live and ssd-detect."""
     p.add_argument("--model", help="model artifact (.onnx, .engine, .pth); default: the bundled one")
     p.add_argument("--backend", default="auto", choices=BACKENDS)
+    p.add_argument("--device", help="backend device: cpu, cuda[:N] (torch, ort) or tensorrt (ort)")
+    prec = p.add_mutually_exclusive_group()
+    prec.add_argument("--fp16", dest="fp16", action="store_const", const=True,
+                      help="torch backend: FP16 weights (the default on CUDA)")
+    prec.add_argument("--fp32", dest="fp16", action="store_const", const=False,
+                      help="torch backend: FP32 weights on CUDA")
+    p.add_argument("--compile", action="store_true",
+                   help="torch backend: torch.compile the network (slow first frame, then faster)")
     p.add_argument("--threshold", help="confidence threshold, or per class: person=0.6,car=0.4")
     p.add_argument("--iou", type=float, help="NMS IoU threshold")
     p.add_argument("--classes", help="keep only these classes, e.g. person,car")

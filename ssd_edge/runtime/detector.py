@@ -70,7 +70,8 @@ class Detector:
     @classmethod
     def load(cls, path, backend="auto", conf_threshold=0.4, iou_threshold=0.45,
              candidate_size=200, top_k=-1, max_detections=200, labels=None, mean=None, std=None,
-             net=None, threads=None, device=None, classes=None, class_thresholds=None):
+             net=None, threads=None, device=None, classes=None, class_thresholds=None,
+             fp16=None, cuda_graph=None, torch_compile=None):
         """Open ``path`` (``.onnx``, ``.ort``, ``.engine`` + sidecar, ``.pth``) on a backend.
 
         Args:
@@ -80,6 +81,10 @@ class Detector:
             threads: CPU threads for the backend (None = its default).
             device: backend device, e.g. ``"cpu"``, ``"cuda:0"`` (None = the best available).
             classes: class names to keep; class_thresholds: ``{name: threshold}``.
+            fp16, cuda_graph, torch_compile: the torch backend's options (FP16 weights, CUDA
+                graph replay, ``torch.compile``; see
+                :class:`~ssd_edge.runtime.backends.torch_backend.TorchBackend`); None = its
+                defaults. Other backends take none of them.
         """
         artifact = open_artifact(path, labels=labels, net=net, mean=mean, std=std)
         if backend in (None, "auto"):
@@ -89,7 +94,13 @@ class Detector:
             name, reason = backend, "requested"
         klass = backend_class(name)
         check_kind(name, artifact)
-        impl = klass(artifact, threads=threads, device=device)
+        extra = {k: v for k, v in (("fp16", fp16), ("cuda_graph", cuda_graph),
+                                   ("torch_compile", torch_compile)) if v is not None}
+        if extra and name != "torch":
+            raise SsdEdgeError("expected %s only with the torch backend, got backend %r; drop "
+                               "them (an FP16 ONNX is its own file: ssd-export --fp16)"
+                               % (", ".join(sorted(extra)), name))
+        impl = klass(artifact, threads=threads, device=device, **extra)
         return cls(artifact, impl, name, reason, conf_threshold, iou_threshold, candidate_size,
                    top_k, max_detections, classes, class_thresholds)
 
@@ -132,9 +143,15 @@ class Detector:
         return self.detect_batch([frame])[0]
 
     def detect_batch(self, frames):
-        """Detect in a list of BGR uint8 frames (sizes may differ); one Detections per frame."""
+        """Detect in a list of BGR uint8 frames (sizes may differ); one Detections per frame.
+
+        A backend that owns the frame path (torch on CUDA) also takes a ``(N, H, W, 3)`` uint8
+        torch tensor, e.g. frames a hardware decoder left in GPU memory.
+        """
         if self.backend is None:
             raise SsdEdgeError("expected an open Detector, got one that was closed; load it again")
+        if self._pre is None and _is_torch_tensor(frames):
+            return self._owned_path(frames, self.options())
         frames = list(frames)
         for frame in frames:
             check_frame(frame)
@@ -142,18 +159,21 @@ class Detector:
             return []
         options = self.options()
         if self._pre is None:
-            t0 = time.perf_counter()
-            out = self.backend.detect_batch(frames, options)
-            total = (time.perf_counter() - t0) * 1e3
-            self.last_timings = dict(getattr(self.backend, "last_timings", None) or
-                                     {"preprocess": 0.0, "inference": total, "postprocess": 0.0})
-            return out
+            return self._owned_path(frames, options)
         timings = {"preprocess": 0.0, "inference": 0.0, "postprocess": 0.0}
         results = []
         for chunk in self._chunks(frames):
             results.extend(self._run_chunk(chunk, options, timings))
         self.last_timings = timings
         return results
+
+    def _owned_path(self, frames, options):
+        t0 = time.perf_counter()
+        out = self.backend.detect_batch(frames, options)
+        total = (time.perf_counter() - t0) * 1e3
+        self.last_timings = dict(getattr(self.backend, "last_timings", None) or
+                                 {"preprocess": 0.0, "inference": total, "postprocess": 0.0})
+        return out
 
     def _chunks(self, frames):
         step = getattr(self.backend, "batch_size", None) or getattr(self.backend, "max_batch",
@@ -203,6 +223,11 @@ class Detector:
         return "Detector(%r, backend=%r, precision=%r, arch=%r, classes=%d)" % (
             self.path, self.backend_name, self.precision, self.spec.arch,
             self.spec.num_classes - 1)
+
+
+def _is_torch_tensor(obj):
+    # Checked by type name: the Detector never imports torch itself.
+    return type(obj).__name__ == "Tensor" and type(obj).__module__.split(".")[0] == "torch"
 
 
 def _graph_nms(artifact):
