@@ -1,0 +1,207 @@
+"""Result documents → Markdown (one table for one device or many), and the README block.
+
+``benchmarks/README.md`` embeds generated text between ``<!-- results:begin -->`` and
+``<!-- results:end -->``; :func:`update_readme` rewrites only that block, atomically.
+"""
+import json
+import os
+
+from ..errors import SsdEdgeError
+from ..fileio import atomic_write_text
+from .environment import describe
+from .ratios import compute_ratios, format_ratio
+from .runner import KIND, SCHEMA
+
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+_PREC_ORDER = {"fp32": 0, "fp16": 1, "int8": 2}
+
+
+def load_result(path):
+    """Read one result file; raises SsdEdgeError unless it is an ``ssd-bench`` document."""
+    try:
+        with open(path, "r", encoding="utf-8") as f:
+            doc = json.load(f)
+    except OSError as e:
+        raise SsdEdgeError("cannot read result file %s: %s" % (path, e.strerror or e))
+    except ValueError as e:
+        raise SsdEdgeError("expected JSON in %s, got a parse error: %s" % (path, e))
+    if not isinstance(doc, dict) or doc.get("kind") != KIND:
+        raise SsdEdgeError("expected an ssd-bench result file (\"kind\": %r) at %s, got %s"
+                           % (KIND, path, "kind %r" % doc.get("kind") if isinstance(doc, dict)
+                              else type(doc).__name__))
+    if not isinstance(doc.get("schema"), int) or doc["schema"] > SCHEMA:
+        raise SsdEdgeError("expected result schema <= %d in %s, got %r; update ssd-edge"
+                           % (SCHEMA, path, doc.get("schema")))
+    return doc
+
+
+def is_result_file(path):
+    """True when ``path`` holds an ``ssd-bench`` result (other JSON is ignored by globbing)."""
+    try:
+        load_result(path)
+        return True
+    except SsdEdgeError:
+        return False
+
+
+def label_of(doc):
+    env = doc.get("environment") or {}
+    return env.get("label") or (env.get("cpu") or {}).get("model") or "device"
+
+
+def _backend_label(row):
+    name = row["backend"]
+    if row.get("nms_request") == "host":
+        name += " (host NMS)"
+    if row.get("device") and str(row["device"]).lower() not in ("cpu",):
+        name += " @" + str(row["device"])
+    return name
+
+
+def _sort_key(row):
+    return (row.get("arch") or "", _PREC_ORDER.get(row.get("precision"), 9), row["backend"],
+            row.get("nms_request") or "", row.get("batch") or 0)
+
+
+def _ms(value):
+    if value is None:
+        return "–"
+    return "%.3g" % value if value < 10 else "%.1f" % value
+
+
+def _num(value, fmt="%.1f"):
+    return "–" if value is None else fmt % value
+
+
+def case_line(row):
+    """One line per finished case, for the live log."""
+    head = "%-28s %-12s b%-4s" % (row["model"][:28], row["backend"], row["batch"])
+    if row["status"] != "ok":
+        return "%s %s: %s" % (head, row["status"], row.get("reason"))
+    e2e = row["latency_ms"]["end_to_end"]
+    return "%s %-5s %-6s e2e p50 %8.2f ms  p99 %8.2f ms  %9.1f img/s" % (
+        head, row["precision"], row.get("nms"), e2e["p50"], e2e["p99"], row["throughput_ips"])
+
+
+def table_rows(docs):
+    """``(device label, row)`` pairs of every ``ok`` row, sorted for the table."""
+    out = []
+    for doc in docs:
+        rows = sorted((r for r in doc.get("results", []) if r.get("status") == "ok"),
+                      key=_sort_key)
+        out += [(label_of(doc), r) for r in rows]
+    return out
+
+
+def results_table(docs):
+    """The Markdown table: one line per (device, artifact, backend, batch)."""
+    multi = len(docs) > 1
+    head = ["model", "precision", "backend", "batch", "pre p50", "infer p50", "post p50",
+            "e2e p50", "e2e p99", "img/s", "peak RSS MB", "GPU MB", "file MB", "mAP"]
+    if multi:
+        head = ["device"] + head
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for device, r in table_rows(docs):
+        lat = r["latency_ms"]
+        cells = [r.get("arch") or r["model"], r.get("precision") or "", _backend_label(r),
+                 str(r["batch"]), _ms(lat["preprocess"]["p50"]), _ms(lat["inference"]["p50"]),
+                 _ms(lat["postprocess"]["p50"]), _ms(lat["end_to_end"]["p50"]),
+                 _ms(lat["end_to_end"]["p99"]), _num(r.get("throughput_ips")),
+                 _num(r.get("peak_rss_mb"), "%.0f"), _num(r.get("gpu_memory_mb"), "%.0f"),
+                 _num(r.get("file_size_mb")),
+                 "%.4f" % r["map"]["value"] if r.get("map") else "–"]
+        lines.append("| " + " | ".join(([device] if multi else []) + cells) + " |")
+    return "\n".join(lines)
+
+
+def not_run(docs):
+    """Bullet lines for skipped and failed cases, one per (backend, reason), and mAP errors."""
+    out = []
+    for doc in docs:
+        groups = {}
+        for r in doc.get("results", []):
+            if r.get("map_error"):
+                groups.setdefault(("mAP not measured", r["backend"], r["map_error"]),
+                                  []).append(r["model"])
+            if r.get("status") != "ok":
+                where = r["backend"] + (" at batch %d" % r["batch"] if r.get("batch") and
+                                        r["status"] == "skipped" else "")
+                groups.setdefault((r["status"], where, r.get("reason")), []).append(r["model"])
+        for (status, where, reason), models in groups.items():
+            names = ", ".join("`%s`" % m for m in dict.fromkeys(models))
+            out.append("- %s: %s %s for %s — %s" % (label_of(doc), where, status, names, reason))
+    return out
+
+
+def environment_lines(docs):
+    out = []
+    for doc in docs:
+        env, s = doc.get("environment") or {}, doc.get("settings") or {}
+        libs = env.get("libraries") or {}
+        versions = ", ".join("%s %s" % (k, v) for k, v in sorted(libs.items()) if v)
+        out.append("- **%s**: %s; %s threads; Python %s; %s; %s (%s)" % (
+            label_of(doc), describe(env), s.get("threads") or "default", env.get("python"),
+            versions, (env.get("os") or {}).get("platform"), doc.get("created")))
+    return out
+
+
+def ratio_lines(docs):
+    out = []
+    for doc in docs:
+        for entry in doc.get("ratios") or compute_ratios(doc):
+            out.append("- %s: %s" % (label_of(doc), format_ratio(entry)))
+    return out
+
+
+def markdown(docs):
+    """Everything generated for a set of result documents, as one Markdown fragment."""
+    parts = ["Latencies in ms per `detect_batch` call (p50 / p99 over the timed iterations, "
+             "warm-up excluded); img/s = batch × 1000 / outlier-trimmed mean end to end; "
+             "pre + infer + post ≈ e2e (the rest is Python glue).", "",
+             "Machines:", ""] + environment_lines(docs) + ["", results_table(docs)]
+    ratios = ratio_lines(docs)
+    if ratios:
+        parts += ["", "Ratios (measured side by side in the same run):", ""] + ratios
+    skipped = not_run(docs)
+    if skipped:
+        parts += ["", "Not measured:", ""] + skipped
+    return "\n".join(parts) + "\n"
+
+
+def replace_block(text, block):
+    """``text`` with everything between the results markers replaced by ``block``."""
+    start, end = text.find(BEGIN), text.find(END)
+    if start < 0 or end < start:
+        raise SsdEdgeError("expected the markers %s and %s in the README, got %s" % (
+            BEGIN, END, "them out of order" if start >= 0 and end >= 0 else "none"))
+    return text[:start + len(BEGIN)] + "\n" + block.rstrip("\n") + "\n" + text[end:]
+
+
+def update_readme(path, docs):
+    """Rewrite the results block of ``path`` from ``docs`` (atomically)."""
+    try:
+        with open(path, "r", encoding="utf-8") as f:
+            text = f.read()
+    except OSError as e:
+        raise SsdEdgeError("cannot read %s: %s" % (path, e.strerror or e))
+    atomic_write_text(path, replace_block(text, markdown(docs)))
+    return path
+
+
+def write_json(path, doc):
+    """Write a result document atomically (sorted keys are not used: the schema order reads)."""
+    atomic_write_text(path, json.dumps(doc, indent=1) + "\n")
+    return path
+
+
+def write_markdown(path, docs):
+    atomic_write_text(path, markdown(docs))
+    return path
+
+
+def result_files(folder):
+    """The ``ssd-bench`` result files in ``folder`` (sorted), other JSON ignored."""
+    if not os.path.isdir(folder):
+        return []
+    paths = [os.path.join(folder, n) for n in sorted(os.listdir(folder)) if n.endswith(".json")]
+    return [p for p in paths if is_result_file(p)]
