@@ -27,7 +27,8 @@ def build_parser():
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 description="Export a pytorch-ssd checkpoint (or an exported ONNX) "
                                 "to ONNX, FP16, INT8 and TensorRT, checking each against PyTorch.")
-    p.add_argument("model", nargs="?", help="checkpoint .pth or exported .onnx")
+    p.add_argument("model", nargs="?", help="checkpoint .pth or exported .onnx (default: the "
+                   "bundled shapes model, exported into the current folder)")
     p.add_argument("--labels", help="labels.txt (BACKGROUND first), as pytorch-ssd writes it")
     p.add_argument("--net", help="architecture when it cannot be read from the file (e.g. mb1-ssd)")
     p.add_argument("--resolution", type=int, help="square input size (default: the checkpoint sidecar's, else 300)")
@@ -133,9 +134,13 @@ def main(argv=None):
             print("\n".join(format_inspection(info)))
         return 0
     if not a.model:
-        raise SsdEdgeError("no model given; pass a checkpoint: ssd-export MODEL.pth "
-                           "(the bundled demo model is not available yet)")
-    if a.int8 and not a.calib:
+        # The bundled model is exported into the current folder, never into the package.
+        from ..runtime.stream.api import require_bundled_model
+        a.model = require_bundled_model("pass a model: ssd-export MODEL.pth|.onnx ...")
+        if not a.output and not a.output_dir:
+            a.output_dir = os.getcwd()
+    if a.int8 and not a.calib and not a.model.lower().endswith(".onnx"):
+        # (an exported model.int8.onnx needs no images; the export says so for an FP32 ONNX)
         raise SsdEdgeError("--int8 needs --calib DIR: a folder of images like the ones the camera "
                            "will see (random calibration is never used)")
     from ..export.pipeline import run_export, summary_lines
@@ -147,8 +152,10 @@ def main(argv=None):
     arts = run_export(source, options, echo)
     if a.deepstream:
         from ..export.deepstream import write_deepstream
-        prec = "int8" if a.int8 else "fp16" if a.fp16 else "fp32"
-        onnx_for_ds = [x for x in arts if x.kind == "onnx" and x.nms == "none" and x.precision == prec]
+        # arts[0] is the FP32 ONNX, or the given one (which may be FP16/INT8, or hold NMS).
+        prec = "int8" if a.int8 else "fp16" if a.fp16 else arts[0].precision
+        onnx_for_ds = [x for x in arts if x.kind == "onnx" and x.nms == "none"
+                       and x.precision == prec] or arts[:1]
         # A folder of its own: the config, labels.txt and Makefile never overwrite the user's.
         ds_dir = source.stem + "_deepstream"
         os.makedirs(ds_dir, exist_ok=True)

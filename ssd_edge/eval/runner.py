@@ -20,7 +20,7 @@ from .metrics import evaluate
 SCHEMA = 1
 
 
-def evaluate_detector(detect, dataset, metric="voc07", progress=True):
+def evaluate_detector(detect, dataset, metric="voc07", progress=True, limit=None):
     """Detect on every image of ``dataset`` and evaluate.
 
     Args:
@@ -28,23 +28,25 @@ def evaluate_detector(detect, dataset, metric="voc07", progress=True):
         dataset: a :class:`ssd_edge.data.DetectionDataset`.
         metric: ``voc07``, ``voc12`` or ``coco``.
         progress: show a progress bar (tqdm, when installed).
+        limit: evaluate only the first ``limit`` images (None: all).
     Returns:
         :func:`ssd_edge.eval.evaluate`'s dict plus ``dataset`` (root, images, skipped),
         ``seconds`` and ``images_per_second`` (decode + detect, the whole loop).
     """
     lut = _label_map(_labels_of(detect), dataset.class_names)
+    n = len(dataset) if limit is None else max(0, min(int(limit), len(dataset)))
     gts, dets = [], []
     start = time.perf_counter()
-    for i in _progress(range(len(dataset)), progress, len(dataset)):
+    for i in _progress(range(n), progress, n):
         image = dataset.image(i)
         gts.append(dataset.annotation(i, (image.shape[1], image.shape[0])))
         dets.append(_remap(detect(image), lut))
     seconds = time.perf_counter() - start
     result = evaluate(gts, dets, metric, class_names=dataset.class_names)
     result["dataset"] = {"root": dataset.root, "type": type(dataset).__name__,
-                         "images": len(dataset), "skipped": len(dataset.skipped)}
+                         "images": n, "skipped": len(dataset.skipped)}
     result["seconds"] = round(seconds, 3)
-    result["images_per_second"] = round(len(dataset) / seconds, 2) if seconds > 0 else None
+    result["images_per_second"] = round(n / seconds, 2) if seconds > 0 else None
     return result
 
 
@@ -97,7 +99,8 @@ COCO_STATS = ("ap50", "ap75", "ap_small", "ap_medium", "ap_large", "ar1", "ar10"
 
 
 def result_document(result, extra=None):
-    """The JSON document (schema 1, see docs/formats.md) for an :func:`evaluate` result.
+    """The JSON document (schema 1, field by field in docs/evaluation.md) for an :func:`evaluate`
+    result.
 
     Per-class values become a list of objects (``classes[]``) so that every field has a fixed
     name; COCO-only numbers are null for VOC metrics. ``extra`` (model path, backend...) is

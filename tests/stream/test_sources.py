@@ -60,7 +60,6 @@ def test_single_image_and_rate_pacing(tmp_path):
     ("/nonexistent/clip.mp4", "does not exist"),
     ("/dev/video99", "camera /dev/video99 not found"),
     ("v4l2://98", "camera /dev/video98 not found"),
-    ("demo://", "demo clip"),
     ("csi://x", "expected csi://N"),
 ])
 def test_bad_sources_raise_one_line(uri, message):

@@ -7,7 +7,6 @@
 Everything is opened when ``stream()`` is called, so a bad URI or model fails there (one-line
 :class:`SsdEdgeError`), not at the first frame.
 """
-import glob
 import os
 from dataclasses import fields
 
@@ -17,31 +16,37 @@ from .overlay import OverlayOptions
 from .pipeline import Pipeline, PipelineOptions
 from .server import MjpegServer
 from .sinks import Sink, open_sink
-from .sources import open_source
+from .sources import assets_dir, open_source
 from .stats import Stats
 
 _SOURCE_KEYS = {f.name for f in fields(SourceOptions)}
 _PIPELINE_KEYS = {f.name for f in fields(PipelineOptions)}
 
 
+#: File name of the bundled model (with ``.spec.json`` beside it) in the assets folder.
+BUNDLED_MODEL = "shapes-mb2-ssd-lite.pth"
+
+
 def bundled_model():
-    """Path of the model shipped inside the package, or ``None`` while there is none."""
-    assets = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
-        os.path.abspath(__file__)))), "assets")
-    for pattern in ("*.onnx", "*.pth"):
-        found = sorted(glob.glob(os.path.join(assets, pattern)))
-        if found:
-            return found[0]
-    return None
+    """Path of the model shipped inside the package (``assets/shapes-mb2-ssd-lite.pth``, or
+    the same name under ``$SSD_EDGE_ASSETS``), or ``None`` when the installation has none."""
+    path = os.path.join(assets_dir(), BUNDLED_MODEL)
+    return path if os.path.isfile(path) else None
+
+
+def require_bundled_model(fix="pass --model MODEL.onnx|.engine|.pth"):
+    """:func:`bundled_model`, or the one-line error saying it is missing, ending in ``fix``."""
+    path = bundled_model()
+    if path is None:
+        raise SsdEdgeError("no model given and no bundled model in this installation (expected "
+                           "%s); %s" % (os.path.join(assets_dir(), BUNDLED_MODEL), fix))
+    return path
 
 
 def load_detector(model=None, **kwargs):
     """``Detector.load(model, **kwargs)``; with no model, the bundled one or a clear error."""
     if model is None:
-        model = bundled_model()
-        if model is None:
-            raise SsdEdgeError("no model given and no bundled model in this installation; "
-                               "pass --model MODEL.onnx|.engine|.pth")
+        model = require_bundled_model()
     try:
         from ..detector import Detector
     except ImportError as e:

@@ -142,11 +142,25 @@ def http_source(uri, options):
     return LiveSource(uri, lambda: MjpegReader(uri, timeout=options.open_timeout), options)
 
 
-def demo_clip():
-    """Path of the bundled demo clip, or the error saying it is not there yet."""
+#: Environment variable naming a folder to use instead of the package's ``assets/`` (the
+#: bundled model and demo clip): for packagers who install data elsewhere, and for tests.
+ASSETS_ENV = "SSD_EDGE_ASSETS"
+
+
+def assets_dir():
+    """The folder holding the bundled model and demo clip: ``$SSD_EDGE_ASSETS`` when set,
+    else ``ssd_edge/assets`` inside the installed package."""
+    override = os.environ.get(ASSETS_ENV)
+    if override:
+        return os.path.abspath(os.path.expanduser(override))
     here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    path = os.path.join(here, "assets", "demo.mp4")
+    return os.path.join(here, "assets")
+
+
+def demo_clip():
+    """Path of the bundled demo clip (``demo.mp4`` in :func:`assets_dir`), or an error."""
+    path = os.path.join(assets_dir(), "demo.mp4")
     if not os.path.isfile(path):
-        raise SsdEdgeError("demo:// needs the bundled demo clip %s, which does not exist yet; "
-                           "pass --source VIDEO|FOLDER|URL instead" % path)
+        raise SsdEdgeError("demo:// needs the demo clip %s, which is missing from this "
+                           "installation; pass --source VIDEO|FOLDER|URL instead" % path)
     return path
