@@ -33,7 +33,7 @@ $(VENV)/.demo-installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q "$(TORCH_CPU)"
-	$(PY) -m pip install -q -e ".[export,cv]"
+	$(PY) -m pip install -q -e ".[export,cv,openvino]"
 	touch $@
 
 demo: $(VENV)/.demo-installed
