@@ -129,12 +129,13 @@ def calibration(a, work):
     return images
 
 
-def export(path, calib, a):
-    """FP32, FP16 and INT8 ONNX of checkpoint ``path`` (reused when newer than it)."""
+def export(path, calib, a, work):
+    """FP32, FP16 and INT8 ONNX of checkpoint ``path`` in ``work`` (reused when newer than it;
+    never written beside a given or bundled checkpoint)."""
     from ssd_edge.export.options import ExportOptions
     from ssd_edge.export.pipeline import Source, artifact_path, run_export
     from ssd_edge.models import load_checkpoint
-    stem = os.path.splitext(path)[0]
+    stem = os.path.join(work, os.path.splitext(os.path.basename(path))[0])
     outs = [artifact_path(stem, p) for p in ("fp32", "fp16", "int8")]
     if all(os.path.isfile(o) and os.path.getmtime(o) >= os.path.getmtime(path) for o in outs):
         return outs
@@ -219,7 +220,7 @@ def main(argv=None):
         models, scored = [], []
         calib = None if a.gpu else calibration(a, work)
         for path, real in ckpts:
-            arts = [path] + ([] if a.gpu else export(path, calib, a))
+            arts = [path] + ([] if a.gpu else export(path, calib, a, work))
             models += arts
             scored += arts if real else []
         command = "python benchmarks/suite.py " + " ".join(shlex.quote(x) for x in (

@@ -15,6 +15,7 @@
 
 A ratio is left out when the rows it needs are absent (a backend missing, a model not run).
 """
+import os
 
 CPU_BACKENDS = ("ort", "openvino", "opencv")
 INT8_TARGETS = {"mb1-ssd": None, "mb2-ssd-lite": 1.0}   # None: 2.5 / 1.5 by the CPU's ISA
@@ -114,10 +115,34 @@ def compute_ratios(doc):
     rows = _ok(doc.get("results", []))
     int8_dot = ((doc.get("environment") or {}).get("cpu") or {}).get("int8_dot", False)
     out = []
-    for arch in sorted(set(r["arch"] for r in rows)):
-        out += _int8(rows, arch, int8_dot)
-        out += _peer(rows, arch)
+    # One group per model (its artifacts share a stem), so two models of one arch — random
+    # weights and a trained checkpoint of another width, say — are never compared.
+    groups = {}
+    for r in rows:
+        groups.setdefault((r["arch"], model_stem(r["model"])), []).append(r)
+    stems = {}
+    for arch, stem in groups:
+        stems.setdefault(arch, []).append(stem)
+    for (arch, stem), members in sorted(groups.items()):
+        name = arch if len(stems[arch]) == 1 or stem == arch + "-random" else \
+            "%s (%s)" % (arch, stem)
+        members = [dict(r, arch=name) for r in members]
+        out += _int8(members, name, int8_dot)
+        out += _peer(members, name)
     return out
+
+
+def model_stem(name):
+    """``shapes-mb2-ssd-lite.int8.onnx`` → ``shapes-mb2-ssd-lite`` (every artifact of a model)."""
+    base = os.path.basename(name)
+    for suffix in (".onnx", ".ort", ".pth", ".engine", ".int8", ".fp16", ".fp32", ".nms-onnx",
+                   ".nms-trt"):
+        if base.endswith(suffix):
+            base = base[:-len(suffix)]
+    for suffix in (".int8", ".fp16", ".fp32"):
+        if base.endswith(suffix):
+            base = base[:-len(suffix)]
+    return base
 
 
 def format_ratio(entry):

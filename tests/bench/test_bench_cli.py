@@ -290,3 +290,10 @@ def test_gpu_run_records_cuda_memory_and_both_nms_placements(tiny_models, tmp_pa
     assert torch_rows == {(p, n, b) for p in ("fp16", "fp32") for n in ("device", "host")
                           for b in (1, 4)}
     assert {r["batch"] for r in ok if r["backend"] == "pytorch-ssd"} == {1, 4}
+
+
+def test_ratios_never_mix_two_models_of_one_arch():
+    from ssd_edge.bench.ratios import model_stem
+    assert model_stem("shapes-mb2-ssd-lite.int8.onnx") == "shapes-mb2-ssd-lite"
+    assert model_stem("/x/mb2-ssd-lite-random.fp16.nms-onnx.onnx") == "mb2-ssd-lite-random"
+    assert model_stem("m.pth") == "m"

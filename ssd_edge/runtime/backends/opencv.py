@@ -29,7 +29,9 @@ class OpenCVBackend:
         try:
             self.net = cv2.dnn.readNetFromONNX(artifact.path)
         except cv2.error as e:
-            lines = [ln for ln in str(e).splitlines() if ln.strip()]
+            # cv2 errors end with "> detail" lines, sometimes a bare ">": keep the last real one.
+            lines = [ln.strip().lstrip(">").strip() for ln in str(e).splitlines()]
+            lines = [ln for ln in lines if ln]
             raise SsdEdgeError("OpenCV DNN cannot load %s: %s; use the ort or openvino backend"
                                % (os.path.basename(artifact.path), lines[-1] if lines else e))
         # OpenCV's defaults are its own CPU implementation; OpenCV 5's graph engine warns when a
