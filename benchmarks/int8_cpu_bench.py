@@ -11,7 +11,6 @@ prints the ratios with the CPU's instruction set (INT8 gains depend on VNNI / AM
 import argparse
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -22,18 +21,11 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 
 def cpu_description():
-    """CPU model name and the INT8-relevant instruction sets, via the runtime's own parser."""
-    from ssd_edge.runtime.backends.select import cpu_flags
-    try:
-        with open("/proc/cpuinfo") as f:
-            text = f.read()
-    except OSError:
-        text = ""
-    flags = cpu_flags(text)
-    isa = [f for f in ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8") if f in flags]
-    model = next((l.split(":", 1)[1].strip() for l in text.splitlines()
-                  if l.startswith("model name")), platform.processor() or platform.machine())
-    return model, isa
+    """CPU model name and the INT8-relevant instruction sets (ssd-bench's CPU reader)."""
+    from ssd_edge.bench.environment import cpu_info
+    cpu = cpu_info()
+    isa = [f for f in ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8") if f in cpu["isa"]]
+    return cpu["model"], isa
 
 
 def export(net, folder, calib_n=32):

@@ -55,16 +55,11 @@ _PYTORCH_SSD_NETS = {      # zoo name → (pytorch-ssd module, constructor)
 
 
 def cpu_description():
-    """``(model name, [instruction sets], file-name slug)`` from /proc/cpuinfo."""
-    from ssd_edge.runtime.backends.select import cpu_flags
-    try:
-        with open("/proc/cpuinfo") as f:
-            text = f.read()
-    except OSError:
-        text = ""
-    flags = cpu_flags(text)
-    model = next((l.split(":", 1)[1].strip() for l in text.splitlines()
-                  if l.startswith("model name")), platform.processor() or platform.machine())
+    """``(model name, [instruction sets], file-name slug)`` (ssd-bench's CPU reader)."""
+    from ssd_edge.bench.environment import cpu_info
+    cpu = cpu_info()
+    model = cpu["model"]
+    flags = set(cpu["isa"])
     isa = [f for f in _ISA if f in flags]
     words = re.sub(r"\((r|tm)\)|processor|cpu|@.*|\d+-core", " ", model.lower()).split()
     tag = next((t for f, t in (("amx_int8", "amx"), ("avx512_vnni", "vnni"), ("avx_vnni", "vnni"),

@@ -33,27 +33,7 @@ from ssd_edge import postprocess  # noqa: E402
 def torch_loop(box_utils):
     import torch
 
-    def iou_of(boxes0, boxes1, eps=1e-5):
-        lt = torch.max(boxes0[..., :2], boxes1[..., :2])
-        rb = torch.min(boxes0[..., 2:], boxes1[..., 2:])
-        area = lambda a, b: torch.clamp(b - a, min=0.0).prod(-1)  # noqa: E731
-        inter = area(lt, rb)
-        return inter / (area(boxes0[..., :2], boxes0[..., 2:]) + area(boxes1[..., :2], boxes1[..., 2:]) - inter + eps)
-
-    def hard_nms(box_scores, iou_threshold, top_k=-1, candidate_size=200):
-        scores, boxes = box_scores[:, -1], box_scores[:, :-1]
-        picked = []
-        _, indexes = scores.sort(descending=True)
-        indexes = indexes[:candidate_size]
-        while len(indexes) > 0:
-            current = indexes[0]
-            picked.append(current.item())
-            if 0 < top_k == len(picked) or len(indexes) == 1:
-                break
-            indexes = indexes[1:]
-            iou = iou_of(boxes[indexes, :], boxes[current, :].unsqueeze(0))
-            indexes = indexes[iou <= iou_threshold]
-        return box_scores[picked, :]
+    from ssd_edge.bench.pytorch_ssd import hard_nms   # pytorch-ssd's, transcribed
 
     nms = (lambda bs, thr, cand: box_utils.nms(bs, None, score_threshold=0.01, iou_threshold=thr,
                                                   sigma=0.5, top_k=-1, candidate_size=cand)) \

@@ -1,4 +1,5 @@
-"""The training loop behind ``ssd-train``.
+"""The training loop behind ``ssd-train`` (data in :mod:`.data`, the net, its optimiser and
+schedule in :mod:`.model`, the process group in :mod:`.dist`).
 
 One process trains on one device; under ``torchrun`` (``WORLD_SIZE`` > 1 in the environment) every
 process joins a process group (NCCL on GPUs, gloo on CPUs), wraps the net in
@@ -13,7 +14,6 @@ multi-step, computed from the step so a resumed run continues the same curve); e
 ``labels.txt`` and ``.spec.json`` beside it, and ``train-state.pt`` (weights, optimiser, scaler,
 epoch — everything ``--resume`` needs; loadable with ``weights_only=True``).
 """
-import hashlib
 import json
 import logging
 import math
@@ -27,162 +27,14 @@ import torch
 from ..errors import SsdEdgeError
 from ..fileio import atomic_path
 from .augment import EvalTransform, TrainTransform
+from .data import TrainSet, open_datasets
+from .dist import Dist, autocast, grad_scaler
 from .loss import MultiBoxLoss
+from .model import build_net, lr_factor, make_optimizer, param_groups, raw_forward
 from .targets import PriorMatcher
 
 LOG = logging.getLogger("ssd_edge.train")
 STATE_FILE = "train-state.pt"
-
-
-# ---- data ---------------------------------------------------------------------------------
-
-class TrainSet(torch.utils.data.Dataset):
-    """Detection datasets → ``(image (3, H, W) float32, locations (P, 4), labels (P,))``.
-
-    Objects flagged difficult are dropped unless ``keep_difficult``; the augmentation of sample
-    ``i`` in epoch ``e`` draws from ``default_rng([seed, e, i])``, so runs are reproducible
-    whatever the number of loader processes.
-    """
-
-    def __init__(self, datasets, transform, matcher, seed=0, keep_difficult=False):
-        self.datasets = list(datasets)
-        self.offsets = np.cumsum([0] + [len(d) for d in self.datasets])
-        self.transform = transform
-        self.matcher = matcher
-        self.seed = int(seed)
-        self.epoch = 0
-        self.keep_difficult = keep_difficult
-
-    def __len__(self):
-        return int(self.offsets[-1])
-
-    def set_epoch(self, epoch):
-        self.epoch = int(epoch)
-
-    def locate(self, i):
-        k = int(np.searchsorted(self.offsets, i, side="right")) - 1
-        return self.datasets[k], i - int(self.offsets[k])
-
-    def __getitem__(self, i):
-        for attempt in range(len(self)):
-            ds, j = self.locate((i + attempt) % len(self))
-            try:
-                image = ds.image(j)
-            except SsdEdgeError as e:       # an undecodable image: say which, train on the next
-                LOG.warning("skipping %s: %s", ds.image_path(j), e)
-                continue
-            target = ds.annotation(j, (image.shape[1], image.shape[0]))
-            boxes, labels = target["boxes"], target["labels"]
-            if not self.keep_difficult and len(boxes):
-                keep = ~np.asarray(target["difficult"], bool)
-                boxes, labels = boxes[keep], labels[keep]
-            rng = np.random.default_rng([self.seed, self.epoch, int(i)])
-            chw, rel, labels = self.transform(image, boxes, labels, rng)
-            locations, prior_labels = self.matcher(rel, labels)
-            return torch.from_numpy(chw), torch.from_numpy(locations), \
-                torch.from_numpy(prior_labels)
-        raise SsdEdgeError("expected decodable images in the dataset, got none")
-
-
-def open_datasets(opts):
-    """``(train datasets, validation dataset, class names)`` from the options."""
-    from ..data import detect_type, load_dataset
-
-    kind = opts.dataset_type or detect_type(opts.datasets[0])
-    train_split, val_split = opts.splits(kind)
-    train = [load_dataset(d, opts.dataset_type or detect_type(d), train_split, opts.classes)
-             for d in opts.datasets]
-    names = train[0].class_names
-    for d in train[1:]:
-        if d.class_names != names:
-            raise SsdEdgeError("expected every dataset to have the classes of %s (%s), got %s in "
-                               "%s; pass --classes to pick common ones"
-                               % (train[0].root, ",".join(names[1:]), ",".join(d.class_names[1:]),
-                                  d.root))
-    for d in train:
-        d.log_summary()
-    val_root = opts.validation_dataset or opts.datasets[0]
-    val_kind = opts.dataset_type or detect_type(val_root)
-    val = load_dataset(val_root, val_kind, opts.splits(val_kind)[1], opts.classes or names[1:])
-    if val.class_names != names:
-        raise SsdEdgeError("expected the validation set %s to have the classes %s, got %s"
-                           % (val_root, ",".join(names[1:]), ",".join(val.class_names[1:])))
-    return train, val, names
-
-
-# ---- model --------------------------------------------------------------------------------
-
-def build_net(opts, labels):
-    """``(net, spec)``: the zoo net for ``opts.net`` with ``labels``, weights as asked."""
-    from ..models.zoo import build_model, build_spec
-
-    spec = build_spec(opts.net, list(labels), opts.resolution, opts.activation, opts.width_mult)
-    net = build_model(spec)
-    if opts.base_net:
-        from ..models import checkpoint
-        loader = getattr(checkpoint, "load_base_net", None)
-        if loader is None:
-            raise SsdEdgeError("expected base-net loading support for %s, got none in this "
-                               "installation" % opts.net)
-        loader(net, opts.base_net, opts.net)
-        LOG.info("backbone from %s", opts.base_net)
-    if opts.pretrained_ssd:
-        load_pretrained_ssd(net, opts.pretrained_ssd)
-        LOG.info("everything but the heads from %s", opts.pretrained_ssd)
-    return net, spec
-
-
-def load_pretrained_ssd(net, path):
-    """Load every tensor of a trained SSD except the two head groups (pytorch-ssd semantics)."""
-    from ..models.checkpoint import read_state_dict
-
-    state, _ = read_state_dict(path)
-    heads = ("classification_headers.", "regression_headers.")
-    own = net.state_dict()
-    body = {k: v for k, v in state.items() if not k.startswith(heads)}
-    wrong = [k for k, v in body.items() if k not in own or tuple(own[k].shape) != tuple(v.shape)]
-    missing = [k for k in own if not k.startswith(heads) and k not in body]
-    if wrong or missing:
-        raise SsdEdgeError("expected a checkpoint of the same net and width for --pretrained-ssd,"
-                           " got %s (%d unexpected or mis-shaped keys, %d missing, e.g. %s)"
-                           % (path, len(wrong), len(missing), (wrong or missing)[0]))
-    net.load_state_dict({k: v.float() for k, v in body.items()}, strict=False)
-
-
-def param_groups(net, opts):
-    """Optimiser groups with pytorch-ssd's per-part learning rates and freeze options."""
-    base = list(net.base_net.parameters())
-    extras = list(net.extras.parameters()) + list(net.source_layer_add_ons.parameters())
-    heads = list(net.classification_headers.parameters()) + \
-        list(net.regression_headers.parameters())
-    if opts.freeze_net:
-        frozen, groups = base + extras, [(heads, opts.lr)]
-    elif opts.freeze_base_net:
-        frozen = base
-        groups = [(extras, opts.extra_layers_lr or opts.lr), (heads, opts.lr)]
-    else:
-        frozen = []
-        groups = [(base, opts.base_net_lr or opts.lr), (extras, opts.extra_layers_lr or opts.lr),
-                  (heads, opts.lr)]
-    for p in frozen:
-        p.requires_grad_(False)
-    return [{"params": ps, "lr": lr, "initial_lr": lr} for ps, lr in groups if ps]
-
-
-def make_optimizer(groups, opts):
-    if opts.optimizer == "adamw":
-        return torch.optim.AdamW(groups, lr=opts.lr, weight_decay=opts.weight_decay)
-    return torch.optim.SGD(groups, lr=opts.lr, momentum=opts.momentum,
-                           weight_decay=opts.weight_decay)
-
-
-def lr_factor(epoch, opts):
-    """Learning-rate multiplier at fractional ``epoch`` (warm-up × schedule)."""
-    warm = min(1.0, (epoch + 1e-9) / opts.warmup_epochs) if opts.warmup_epochs > 0 else 1.0
-    if opts.scheduler == "multi-step":
-        return warm * opts.gamma ** sum(1 for m in opts.milestones if int(epoch) >= m)
-    t_max = opts.t_max or opts.epochs
-    return warm * 0.5 * (1.0 + math.cos(math.pi * min(epoch, t_max) / t_max))
 
 
 # ---- validation ---------------------------------------------------------------------------
@@ -216,99 +68,12 @@ def validation_loss(net, loader, criterion, device, amp):
     with torch.no_grad():
         for images, locs, labels in loader:
             images, locs, labels = images.to(device), locs.to(device), labels.to(device)
-            with _autocast(device, amp):
+            with autocast(device, amp):
                 conf, loc = raw_forward(net, images)
             reg, cls = criterion(conf, loc, labels, locs)
             total += float(reg + cls) * len(images)
             n += len(images)
     return total / max(n, 1)
-
-
-def raw_forward(net, images):
-    """``(confidences (B, P, C), locations (B, P, 4))`` whatever the module's mode."""
-    was = net.training
-    if not was:
-        net.training = True          # SSD.forward checks only this flag; BN layers stay in eval
-        try:
-            return net(images)
-        finally:
-            net.training = False
-    return net(images)
-
-
-# ---- distributed --------------------------------------------------------------------------
-
-class Dist:
-    """The process's place in a ``torchrun`` job (a single process when not launched by it)."""
-
-    def __init__(self, device_arg):
-        self.world = int(os.environ.get("WORLD_SIZE", "1"))
-        self.rank = int(os.environ.get("RANK", "0"))
-        self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-        cuda = torch.cuda.is_available() and device_arg != "cpu"
-        if device_arg not in ("auto", "cpu") and not device_arg.startswith("cuda"):
-            raise SsdEdgeError("expected --device auto, cpu, cuda or cuda:N, got %r" % device_arg)
-        if device_arg.startswith("cuda") and not torch.cuda.is_available():
-            raise SsdEdgeError("expected a CUDA GPU for --device %s, got none visible to torch"
-                               % device_arg)
-        if cuda:
-            index = self.local_rank if self.world > 1 or device_arg in ("auto", "cuda") else \
-                int(device_arg.split(":")[1])
-            self.device = torch.device("cuda", index)
-            torch.cuda.set_device(self.device)
-        else:
-            self.device = torch.device("cpu")
-        self.backend = "nccl" if cuda else "gloo"
-        if self.world > 1:
-            torch.distributed.init_process_group(backend=self.backend)
-
-    @property
-    def main(self):
-        return self.rank == 0
-
-    def barrier(self):
-        if self.world > 1:
-            torch.distributed.barrier()
-
-    def close(self):
-        if self.world > 1 and torch.distributed.is_initialized():
-            torch.distributed.destroy_process_group()
-
-    def gather_checksums(self, net):
-        """Every rank's :func:`weights_checksum` (all ranks must agree after DDP steps)."""
-        digest = weights_checksum(net)
-        if self.world == 1:
-            return [digest]
-        out = [None] * self.world
-        torch.distributed.all_gather_object(out, digest)
-        return out
-
-
-def weights_checksum(net):
-    """sha256 (16 hex digits) of the parameters — what DDP keeps identical on every rank (BatchNorm
-    running statistics are each rank's own between the broadcasts at the start of a forward)."""
-    h = hashlib.sha256()
-    for k, v in net.named_parameters():
-        h.update(k.encode())
-        h.update(v.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()[:16]
-
-
-def _autocast(device, amp):
-    import contextlib
-    if amp and device.type == "cuda":
-        return torch.autocast(device_type="cuda", dtype=torch.float16)
-    return contextlib.nullcontext()
-
-
-def _grad_scaler(enabled):
-    amp_mod = getattr(torch, "amp", None)
-    if amp_mod is not None and hasattr(amp_mod, "GradScaler"):
-        try:
-            return amp_mod.GradScaler("cuda", enabled=enabled)
-        except TypeError:
-            pass
-    return torch.cuda.amp.GradScaler(enabled=enabled)
 
 
 # ---- checkpoints --------------------------------------------------------------------------
@@ -410,7 +175,7 @@ def _train(opts, dist):
     if opts.sync_bn and dist.world > 1:
         net = torch.nn.SyncBatchNorm.convert_sync_batchnorm(net)
     optimizer = make_optimizer(groups, opts)
-    scaler = _grad_scaler(opts.amp and device.type == "cuda")
+    scaler = grad_scaler(opts.amp and device.type == "cuda")
     start, step, best = 0, 0, math.inf
     if opts.resume:
         start, step, best = load_resume(opts.resume, net, optimizer, scaler)
@@ -442,7 +207,7 @@ def _train(opts, dist):
             images = images.to(device, non_blocking=True)
             locs = locs.to(device, non_blocking=True)
             labels = labels.to(device, non_blocking=True)
-            with _autocast(device, opts.amp):
+            with autocast(device, opts.amp):
                 conf, loc = model(images)
             reg, cls = criterion(conf, loc, labels, locs)
             loss = reg + cls

@@ -73,7 +73,7 @@ def test_transfer_learning_to_a_class_subset_with_frozen_base(shapes_voc, tmp_pa
 
 def test_freeze_net_trains_only_the_heads(shapes_voc, tmp_path):
     from ssd_edge.train.options import parse_options
-    from ssd_edge.train.trainer import build_net, param_groups
+    from ssd_edge.train.model import build_net, param_groups
     opts = parse_options(["--datasets", shapes_voc, "--freeze-net"] + SMALL)
     net, _ = build_net(opts, ["BACKGROUND", "a"])
     groups = param_groups(net, opts)
@@ -90,7 +90,7 @@ def test_freeze_net_trains_only_the_heads(shapes_voc, tmp_path):
 
 def test_lr_schedules():
     from ssd_edge.train.options import parse_options
-    from ssd_edge.train.trainer import lr_factor
+    from ssd_edge.train.model import lr_factor
     o = parse_options(["--datasets", "x", "--epochs", "10", "--warmup-epochs", "1"])
     assert lr_factor(0.5, o) == pytest.approx(0.5 * 0.5 * (1 + __import__("math").cos(0.05 *
                                                                                          3.14159265)), rel=1e-6)
@@ -146,5 +146,5 @@ def test_torchrun_two_cpu_processes_agree_and_write_one_checkpoint(shapes_voc, t
     summary = json.load(open(os.path.join(out, "train-summary.json")))
     assert summary["world_size"] == 2 and len(set(summary["weights_checksums"])) == 1
     model, spec = load_checkpoint(ckpts[0])
-    from ssd_edge.train.trainer import weights_checksum
+    from ssd_edge.train.dist import weights_checksum
     assert weights_checksum(model) == summary["weights_checksums"][0]
