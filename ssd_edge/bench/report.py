@@ -13,7 +13,7 @@ from .ratios import compute_ratios, format_ratio
 from .runner import KIND, SCHEMA
 
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
-_PREC_ORDER = {"fp32": 0, "fp16": 1, "int8": 2}
+_PREC_ORDER = {"fp32": 0, "fp16": 1, "bf16": 2, "int8": 3}
 
 
 def load_result(path):

@@ -68,8 +68,9 @@ def add_model_flags(p):
                       help="torch backend: FP32 weights on CUDA")
     p.add_argument("--compile", action="store_true",
                    help="torch backend: torch.compile the network (slow first frame, then faster)")
-    p.add_argument("--threshold", help="confidence threshold, or per class: person=0.6,car=0.4")
-    p.add_argument("--iou", type=float, help="NMS IoU threshold")
+    p.add_argument("--threshold", help="confidence threshold (default 0.4), or per class: "
+                   "person=0.6,car=0.4")
+    p.add_argument("--iou", type=float, help="NMS IoU threshold (default 0.45)")
     p.add_argument("--classes", help="keep only these classes, e.g. person,car")
     p.add_argument("--overlay", default="box,labels,conf",
                    help="comma list of box, lines, labels, conf, or none")
@@ -86,10 +87,11 @@ def build_parser():
                    help="display://0, out.mp4, out/%%05d.jpg or out.jsonl; repeat for several")
     p.add_argument("--serve", metavar="[HOST:]PORT", help="serve page, MJPEG, /stats, /detections")
     p.add_argument("--headless", action="store_true", help="never open a window")
-    p.add_argument("--max-frames", type=int, metavar="N")
+    p.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
-    p.add_argument("--width", type=int)
-    p.add_argument("--height", type=int)
+    p.add_argument("--width", type=int, help="frame width, with --height: asked of a camera, "
+                   "frames resized to it otherwise")
+    p.add_argument("--height", type=int, help="frame height, with --width")
     p.add_argument("--rate", type=float, help="frames per second (camera request / file pacing)")
     p.add_argument("--flip", default="none", help="none, horizontal, vertical, rotate-180, "
                    "clockwise, counterclockwise")

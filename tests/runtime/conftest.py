@@ -52,5 +52,16 @@ def tiny_int8(tiny, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def tiny_fp16(tiny, tmp_path_factory):
+    """An FP16 copy of the tiny model, converted as ``ssd-export --fp16`` converts."""
+    pytest.importorskip("onnxruntime")
+    fp16 = pytest.importorskip("ssd_edge.export.fp16", reason="needs the export package")
+    from ssd_edge.export.metadata import load_onnx, save_onnx
+    out = str(tmp_path_factory.mktemp("fp16") / "tiny.fp16.onnx")
+    save_onnx(fp16.to_fp16(load_onnx(tiny["onnx"])), out)
+    return out
+
+
+@pytest.fixture(scope="session")
 def frames():
     return make_frames(6)

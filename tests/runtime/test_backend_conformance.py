@@ -115,3 +115,30 @@ def test_int8_qdq_runs_close_to_fp32(name, tiny, tiny_int8, frames):
     assert np.abs(got["boxes"] - want["boxes"]).max() < 0.08
     backend.close()
     fp32.close()
+
+
+def test_openvino_runs_fp16_in_the_cpus_half_precision_and_fp32_in_f32(tiny, tiny_fp16, frames):
+    """FP32 artifacts are pinned to f32 (parity with the other backends even on bf16 CPUs); an
+    FP16 artifact runs in bf16 where the CPU has it, f32 elsewhere, and says which."""
+    _skip_unless_runnable("openvino")
+    art = open_artifact(tiny_fp16)
+    assert art.precision == "fp16"
+    want = "bf16" if probe_hardware().bf16 else "fp32"
+    batch = Preprocessor(art.spec)(frames[:2])
+    ref = backend_class("ort")(open_artifact(tiny["onnx"]), device="cpu")
+    fp32 = backend_class("openvino")(open_artifact(tiny["onnx"]))
+    half = backend_class("openvino")(art)
+    try:
+        assert fp32.precision == "fp32"
+        assert half.precision in (want, "fp16")      # fp16 on CPUs with native FP16 compute
+        r, g32, g16 = ref({"input_0": batch}), fp32({"input_0": batch}), half({"input_0": batch})
+        np.testing.assert_allclose(g32["scores"], r["scores"], rtol=0, atol=1e-4)
+        # bf16 keeps 8 bits of mantissa: scores within a few hundredths on this tiny net
+        assert np.abs(g16["scores"] - r["scores"]).max() < 0.05
+        assert np.abs(g16["boxes"] - r["boxes"]).max() < 0.05
+    finally:
+        for b in (ref, fp32, half):
+            b.close()
+    with Detector.load(tiny_fp16) as det:               # auto picks OpenVINO and says so
+        assert det.backend_name == "openvino" and "FP16" in det.backend_reason
+        assert det.precision == half.precision

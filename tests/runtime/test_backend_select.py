@@ -73,7 +73,28 @@ def test_int8_on_a_cpu_goes_to_openvino(cpuinfo, dot):
 
 def test_int8_without_vnni_and_without_openvino_uses_ort():
     name, reason = choose_backend(art(precision="int8"), hw(X86_NO_VNNI, installed={"ort"}))
-    assert name == "ort" and "OpenVINO" in reason
+    assert name == "ort" and "OpenVINO" in reason and 'ssd-edge[openvino]' in reason
+
+
+X86_BF16 = X86_VNNI.replace("avx512_vnni", "avx512_vnni avx512_bf16")
+ARM_BF16 = ARM_DOTPROD.replace("asimddp", "asimddp bf16")
+
+
+@pytest.mark.parametrize("cpuinfo,how", [(X86_BF16, "in bf16"), (ARM_BF16, "in bf16"),
+                                         (X86_VNNI, "in f32"), (X86_NO_VNNI, "in f32")])
+def test_fp16_on_a_cpu_goes_to_openvino(cpuinfo, how):
+    name, reason = choose_backend(art(precision="fp16"), hw(cpuinfo))
+    assert name == "openvino" and how in reason and "FP16" in reason
+    # without OpenVINO: ONNX Runtime, and the reason names the extra that would be faster
+    name, reason = choose_backend(art(precision="fp16"), hw(cpuinfo, installed={"ort"}))
+    assert name == "ort" and 'ssd-edge[openvino]' in reason
+    # TensorRT on a GPU still comes first
+    assert choose_backend(art(precision="fp16"), hw(cpuinfo, gpu=True))[0] == "trt"
+
+
+def test_bf16_flags():
+    assert hw(X86_BF16).bf16 and hw(ARM_BF16).bf16
+    assert not hw(X86_VNNI).bf16 and not hw(ARM_A57).bf16
 
 
 @pytest.mark.parametrize("installed,want", [({"openvino", "opencv"}, "openvino"),

@@ -1,12 +1,25 @@
 """OpenVINO backend: the same ``.onnx`` files (FP32, FP16, QDQ INT8) on x86 and Arm CPUs.
 
-On AVX2 CPUs without VNNI it is the backend that makes the INT8 artifact faster than FP32. For
-FP32 artifacts ``INFERENCE_PRECISION_HINT`` is pinned to ``f32``: on CPUs with bf16/AMX OpenVINO
-would otherwise drop to bf16 and the outputs would no longer match the other backends.
+On AVX2 CPUs without VNNI it is the backend that makes the INT8 artifact faster than FP32.
+Inference precision per artifact:
+
+* FP32: ``INFERENCE_PRECISION_HINT`` is pinned to ``f32``. On CPUs with bf16 (AVX512_BF16, AMX)
+  OpenVINO would otherwise drop to bf16 and the outputs would no longer match the other backends.
+* FP16: the device's own reduced precision, OpenVINO's default — bf16 on CPUs that compute it
+  (what TensorRT's FP16 is to a GPU: the user asked for half precision; on the bundled model's
+  held-out set the FP16 artifact in bf16 scores the FP32 mAP), f16 where the device has it, f32
+  elsewhere. ONNX Runtime runs the same file slower than FP32 on a CPU (casts around each op).
+* INT8: the quantized layers run in int8; the hint is left to OpenVINO.
+
+``precision`` reports what runs (``fp32``, ``bf16``, ``fp16``, ``int8``), read back from the
+compiled model.
 """
 import os
 
 from ...errors import SsdEdgeError, missing_extra
+
+# OpenVINO element type names → the precision words the Detector reports.
+_RUN_PRECISION = {"f32": "fp32", "bf16": "bf16", "f16": "fp16"}
 
 
 class OpenVINOBackend:
@@ -16,6 +29,9 @@ class OpenVINOBackend:
         artifact: :class:`ssd_edge.runtime.artifact.Artifact` of kind ``onnx``.
         threads: ``INFERENCE_NUM_THREADS`` (None = OpenVINO's default).
         device: OpenVINO device name (None = ``"CPU"``; ``"GPU"`` for an Intel GPU).
+
+    Attributes:
+        precision: what the compiled model computes in (see the module docstring).
     """
 
     def __init__(self, artifact, threads=None, device=None):
@@ -37,9 +53,12 @@ class OpenVINOBackend:
             lines = [ln for ln in str(e).splitlines() if ln.strip()]
             raise SsdEdgeError("OpenVINO cannot load %s on %s: %s" % (
                 os.path.basename(artifact.path), self.device, lines[0] if lines else e))
+        self.precision = run_precision(self.compiled, artifact.precision)
         self.request = self.compiled.create_infer_request()
-        self.inputs = [p.get_any_name() for p in self.compiled.inputs]
-        self.outputs = [p.get_any_name() for p in self.compiled.outputs]
+        onnx = artifact.onnx
+        self.inputs = _names(self.compiled.inputs, onnx.inputs if onnx else ())
+        self.outputs = _names(self.compiled.outputs, onnx.outputs if onnx else ())
+        self._ports = dict(zip(self.outputs, self.compiled.outputs))
         shape = self.compiled.inputs[0].get_partial_shape()
         dim = shape[0]
         self.batch_size = dim.get_length() if dim.is_static else None
@@ -47,8 +66,35 @@ class OpenVINOBackend:
     def __call__(self, feeds):
         """Run the model; ``feeds`` maps input names to arrays; returns output name → array."""
         result = self.request.infer(feeds)      # copies outputs (share_outputs defaults False)
-        return {name: result[self.compiled.output(name)] for name in self.outputs}
+        return {name: result[port] for name, port in self._ports.items()}
 
     def close(self):
         self.request = None
         self.compiled = None
+
+
+def _names(ports, declared):
+    """One name per port: the one the ONNX graph declares. A port carries several tensor names
+    (an FP16 artifact's ``scores`` is also ``graph_output_cast_0``, the converter's cast) and
+    ``get_any_name()`` may return any of them."""
+    wanted = [t.name for t in declared]
+    out = []
+    for port in ports:
+        names = port.get_names()
+        out.append(next((n for n in wanted if n in names), port.get_any_name()))
+    return out
+
+
+def run_precision(compiled, stored):
+    """What ``compiled`` computes in: ``int8`` for a QDQ artifact (its quantized layers), else
+    its ``INFERENCE_PRECISION_HINT`` as ``fp32``/``bf16``/``fp16``; ``stored`` (the artifact's
+    own precision) when the device does not report one."""
+    if stored == "int8":
+        return "int8"
+    try:
+        hint = compiled.get_property("INFERENCE_PRECISION_HINT")
+    except RuntimeError:            # devices without the property (older plugins, some GPUs)
+        return stored
+    # an ov.Type (``type_name`` "bf16") in current releases; a plain string in some older ones
+    name = hint if isinstance(hint, str) else getattr(hint, "type_name", str(hint))
+    return _RUN_PRECISION.get(str(name).lower(), stored)

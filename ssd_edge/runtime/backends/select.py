@@ -9,7 +9,11 @@ Rules, first match wins:
    TensorRT-ready QDQ file no faster than FP32 (slower on CPUs without int8 dot-product
    instructions), OpenVINO runs it several times faster (3.7× the best FP32 backend for mb1-ssd on
    an AMD EPYC with VNNI, ``benchmarks/results/int8_cpu_*.json``);
-5. otherwise the first installed of ``ort``, ``openvino``, ``opencv``.
+5. an FP16 artifact on the CPU → ``openvino`` if installed: ONNX Runtime's CPU provider has no
+   FP16 kernels for most of the graph and runs it slower than the FP32 file (casts around each
+   op: mb1-ssd 13.8 ms against 8.9 ms), OpenVINO runs it in bf16 on CPUs that have it (4.7 ms
+   there, ``benchmarks/results/live_*.json``), in f32 elsewhere;
+6. otherwise the first installed of ``ort``, ``openvino``, ``opencv``.
 
 Hardware is probed from ``/proc/cpuinfo`` and device nodes (no GPU library is imported), and is a
 plain value so tests can pass a fake one.
@@ -22,6 +26,8 @@ from typing import FrozenSet
 from ...errors import SsdEdgeError
 
 INT8_DOT_FLAGS = frozenset(["avx512_vnni", "avx_vnni", "amx_int8", "asimddp"])
+# x86 AVX-512 BF16 / AMX, Arm BF16 (``Features: ... bf16``).
+BF16_FLAGS = frozenset(["avx512_bf16", "amx_bf16", "bf16"])
 # Desktop/server NVIDIA driver nodes, then Jetson's integrated GPU (L4T 32–36).
 _GPU_NODES = ("/dev/nvidia0", "/dev/nvhost-ctrl-gpu", "/dev/nvgpu/igpu0/ctrl")
 _CPU_ORDER = ("ort", "openvino", "opencv")
@@ -47,6 +53,11 @@ class Hardware:
     def int8_dot(self):
         """True when the CPU has int8 dot-product instructions (VNNI, AMX or Arm dotprod)."""
         return bool(self.cpu_flags & INT8_DOT_FLAGS)
+
+    @property
+    def bf16(self):
+        """True when the CPU computes in bfloat16 (AVX512_BF16, AMX or Arm BF16)."""
+        return bool(self.cpu_flags & BF16_FLAGS)
 
 
 def cpu_flags(cpuinfo_text):
@@ -93,6 +104,11 @@ def choose_backend(artifact, hardware):
         return "openvino", ("INT8 model on a CPU (%s, %s VNNI/dot-product instructions): "
                             "OpenVINO runs the QDQ file several times faster than FP32, ONNX "
                             "Runtime does not" % (hardware.machine or "cpu", dot))
+    if artifact.precision == "fp16" and "openvino" in inst:
+        how = "in bf16, which this CPU has" if hardware.bf16 else \
+            "in f32 (this CPU has no bf16)"
+        return "openvino", ("FP16 model on a CPU (%s): OpenVINO runs it %s, ONNX Runtime runs "
+                            "it slower than the FP32 file" % (hardware.machine or "cpu", how))
     for name in _CPU_ORDER:
         if name in inst:
             return name, _cpu_reason(name, artifact, hardware)
@@ -104,8 +120,9 @@ def choose_backend(artifact, hardware):
 def _cpu_reason(name, artifact, hardware):
     if name == "ort":
         why = "ONNX Runtime is installed"
-        if artifact.precision == "int8":
-            why += " (OpenVINO, much faster for INT8 on a CPU, is not: pip install openvino)"
+        if artifact.precision in ("int8", "fp16"):
+            why += (" (OpenVINO, much faster for %s on a CPU, is not: pip install "
+                    "\"ssd-edge[openvino]\")" % artifact.precision.upper())
         if hardware.cuda_gpu:
             why += "; a CUDA GPU is present but TensorRT is not installed"
         return why
