@@ -7,7 +7,7 @@ With one mb1-ssd checkpoint (random seeded weights, 21 VOC classes; or ``--check
    (torch backend on CUDA: upload, resize and normalise on the GPU, FP16 network replayed from
    a CUDA graph, or ``--compile``, NMS on the GPU, detections copied back) against pytorch-ssd's
    ``Predictor`` (``--pytorch-ssd DIR`` / $SSD_EDGE_PYTORCH_SSD: its own code; otherwise the
-   stand-in of live_bench.py: PredictionTransform's steps, the zoo net in eager FP32 on the GPU,
+   stand-in of predictor_ref.py: PredictionTransform's steps, the zoo net in eager FP32 on the GPU,
    the loop transcription of its NMS on the host) at thresholds 0.4 and 0.01 (targets >= 4x and
    >= 100x);
 2. ``throughput``: ``detect_batch`` on a batch of 640x480 uint8 frames already in GPU memory
@@ -37,8 +37,8 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 sys.path.insert(0, HERE)
-from live_bench import (make_checkpoint, pytorch_ssd_predictor,  # noqa: E402
-                        reference_predictor)
+from live_bench import make_checkpoint  # noqa: E402
+from predictor_ref import open_predictor  # noqa: E402
 
 
 class _PathBackend:
@@ -188,10 +188,7 @@ def main():
         det = open_detector(pth, device, cuda, a.compile)
         res.update(net=det.spec.arch, precision=det.precision, input_size=list(det.spec.input_size),
                    weights=a.checkpoint or "random (torch.manual_seed(0))")
-        if a.pytorch_ssd:
-            predict, what = pytorch_ssd_predictor(a.pytorch_ssd, det.spec, pth, 200, str(device))
-        else:
-            predict, what = reference_predictor(det.spec, pth, 200, str(device))
+        predict, what = open_predictor(a.pytorch_ssd, det.spec, pth, 200, str(device))
         res["predictor"] = what
         frames = frames_640x480(max(batch, 1))
         res["latency"] = [latency(det, predict, frames[0], device, t, repeat)
