@@ -212,7 +212,6 @@ def precision_case(fp32, path, predict, pth, frames, frame, repeat):
                          versus_predictor(det, predict, frame, 0.01, 5)],
                "forward_only": forward_only(det, pth, frame, repeat),
                "versus_fp32": agreement_over(fp32, det, frames[::4], 0.4)}
-    fp32.conf_threshold = 0.4
     return out
 
 

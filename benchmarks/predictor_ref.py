@@ -50,14 +50,6 @@ def _placeholder_torchvision():
         sys.modules.setdefault("torchvision.transforms", tv.transforms)
 
 
-def _state_dict(pth):
-    """The checkpoint's tensors as FP32 (a checkpoint stored in FP16 loads as FP32, as the zoo
-    does), read with ``weights_only=True``."""
-    import torch
-    state = torch.load(pth, map_location="cpu", weights_only=True)
-    return {k: (v.float() if v.is_floating_point() else v) for k, v in state.items()}
-
-
 def pytorch_ssd_predictor(checkout, spec, pth, candidate_size, device="cpu"):
     """``(run(rgb, threshold), description)``: pytorch-ssd's own Predictor on ``pth``; its own
     net when the zoo name maps onto one at 300 px, else the zoo net (same keys and forward)."""
@@ -76,7 +68,10 @@ def pytorch_ssd_predictor(checkout, spec, pth, candidate_size, device="cpu"):
         module = __import__(entry[0], fromlist=[entry[1]])
         kwargs = entry[2](spec)
         net = getattr(module, entry[1])(spec.num_classes, is_test=True, **kwargs)
-        net.load_state_dict(_state_dict(pth), strict=True)
+        # the zoo's keys are pytorch-ssd's; load_checkpoint reads the file as untrusted input
+        # (weights_only), strips wrappers and turns an FP16-stored checkpoint into FP32
+        from ssd_edge.models import load_checkpoint
+        net.load_state_dict(load_checkpoint(pth)[0].state_dict(), strict=True)
         which = "pytorch-ssd's own %s.%s(%s)" % (entry[0], entry[1], ", ".join(
             "%s=%r" % kv for kv in sorted(kwargs.items())))
     if net is None:
