@@ -12,7 +12,8 @@ from typing import Optional, Tuple
 
 from ..errors import SsdEdgeError
 from ..runtime.artifact import artifact_kind
-from ..runtime.backends import BACKENDS, KINDS, PACKAGES, backend_class, is_installed
+from ..runtime.backends import (BACKENDS, KINDS, PACKAGES, backend_class, is_installed,
+                                owns_frame_path)
 from .pytorch_ssd import NAME as PEER
 
 #: Every name ``--backend`` accepts, in the order results are listed.
@@ -196,10 +197,10 @@ def open_case(case, options):
     impl = klass(artifact, **kw)
     reason = "requested"
     if case.nms == "host":
-        if not callable(getattr(impl, "detect_batch", None)):
+        if not owns_frame_path(impl):
             impl.close()
             raise SsdEdgeError("NMS already runs on the host on this device (same as the "
                                "default case)")
-        impl.detect_batch = None        # the backend contract's way to decline the frame path
+        impl.owns_frame_path = False    # the backend contract's way to decline the frame path
         reason = "requested, NMS on the host"
     return Detector(artifact, impl, case.backend, reason, **post)

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..errors import SsdEdgeError
 from . import memory, stats
+from ..runtime.backends.registry import owns_frame_path
 from .cases import open_case, plan
 from .environment import capture_environment, temperatures
 from .ratios import compute_ratios
@@ -79,7 +80,7 @@ def _time_loop(det, frames, options, desc):
 def _describe(det, case):
     backend = getattr(det, "backend", None)
     device = getattr(backend, "device", None) or getattr(det, "device", None)
-    owns = backend is not None and callable(getattr(backend, "detect_batch", None))
+    owns = backend is not None and owns_frame_path(backend)
     nms = "graph" if getattr(det, "graph_nms", None) is not None else (
         "device" if owns else "host")
     spec = det.spec

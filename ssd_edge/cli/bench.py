@@ -9,7 +9,7 @@ import shlex
 import sys
 
 from ..errors import SsdEdgeError, missing_extra
-from .common import cli_entry
+from .common import BACKEND_CHOICES, cli_entry
 
 EPILOG = """per (artifact, backend, batch): preprocess / inference / postprocess / end-to-end
 latency (p50, p90, p99, outlier-trimmed mean), images/s, peak RSS, torch's CUDA peak, file size,
@@ -28,7 +28,7 @@ def build_parser():
                                 description=__doc__.split("\n")[0])
     p.add_argument("models", nargs="*", metavar="MODEL",
                    help=".onnx / .ort / .engine / .pth files (default: the bundled model)")
-    p.add_argument("--backend", help="comma-separated: trt, ort, openvino, opencv, torch, "
+    p.add_argument("--backend", help="comma-separated: " + ", ".join(BACKEND_CHOICES[1:]) + ", "
                    "pytorch-ssd (default: every one that runs each file)")
     p.add_argument("--batch", default="1", help="comma-separated batch sizes (default 1)")
     p.add_argument("--iterations", type=int, default=100, help="timed calls per case (default 100)")

@@ -4,6 +4,10 @@ import os
 import sys
 
 from ..errors import SsdEdgeError
+from ..runtime.backends.registry import RECORDS
+
+#: ``--backend`` choices of every CLI that runs a model: ``auto`` and every registered backend.
+BACKEND_CHOICES = ("auto",) + tuple(r.name for r in RECORDS)
 
 
 def cli_entry(prog):

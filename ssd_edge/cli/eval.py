@@ -13,8 +13,7 @@ import os
 import sys
 
 from ..errors import SsdEdgeError, missing_extra
-from .common import cli_entry
-from .live import BACKENDS
+from .common import BACKEND_CHOICES, cli_entry
 
 EPILOG = """defaults follow pytorch-ssd's eval_ssd.py: confidence threshold 0.01, NMS IoU 0.45,
 200 candidates per class, no cap on detections per image, VOC07 11-point AP at IoU > 0.5
@@ -43,7 +42,7 @@ def build_parser():
     p.add_argument("--metric", choices=["voc07", "voc12", "coco"], default="voc07",
                    help="voc07 (11-point, pytorch-ssd's default), voc12 (area) or coco "
                    "(mAP@[.5:.95])")
-    p.add_argument("--backend", choices=BACKENDS, default="auto")
+    p.add_argument("--backend", choices=BACKEND_CHOICES, default="auto")
     p.add_argument("--conf", type=float, default=0.01, help="confidence threshold (default 0.01)")
     p.add_argument("--iou", type=float, default=0.45, help="NMS IoU threshold (default 0.45)")
     p.add_argument("--max-detections", type=int, default=-1,

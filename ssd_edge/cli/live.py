@@ -10,9 +10,7 @@ import logging
 import sys
 
 from ..errors import SsdEdgeError
-from .common import cli_entry
-
-BACKENDS = ("auto", "ort", "trt", "openvino", "opencv", "torch")
+from .common import BACKEND_CHOICES, cli_entry
 
 
 def parse_thresholds(text):
@@ -59,7 +57,7 @@ def detector_kwargs(args):
 def add_model_flags(p):
     """Flags shared by ssd-live and ssd-detect."""
     p.add_argument("--model", help="model artifact (.onnx, .engine, .pth); default: the bundled one")
-    p.add_argument("--backend", default="auto", choices=BACKENDS)
+    p.add_argument("--backend", default="auto", choices=BACKEND_CHOICES)
     p.add_argument("--device", help="backend device: cpu, cuda[:N] (torch, ort) or tensorrt (ort)")
     prec = p.add_mutually_exclusive_group()
     prec.add_argument("--fp16", dest="fp16", action="store_const", const=True,

@@ -13,7 +13,8 @@ import numpy as np
 
 from ..errors import SsdEdgeError
 from .artifact import open_artifact
-from .backends import backend_class, check_kind, choose_backend, probe_hardware
+from .backends import (backend_class, check_kind, choose_backend, owns_frame_path,
+                       probe_hardware)
 from .postprocess import DetectOptions, outputs_to_detections, threshold_vector
 from .preprocess import Preprocessor, check_frame
 
@@ -59,9 +60,7 @@ class Detector:
         self.classes = classes
         self.class_thresholds = class_thresholds
         self.last_timings = {"preprocess": 0.0, "inference": 0.0, "postprocess": 0.0}
-        # A backend sets detect_batch = None on an instance that cannot own the frame path
-        # (e.g. torch on the CPU), so the check is on the value, not the name.
-        owns = callable(getattr(backend, "detect_batch", None))
+        owns = owns_frame_path(backend)
         self._pre = None if owns else Preprocessor(self.spec)
         self._layout = "nms" if artifact.has_nms or "num_detections" in backend.outputs \
             else "decoded"

@@ -127,3 +127,37 @@ def test_registry_is_plain_data():
     for target in BACKENDS.values():
         module, _, cls = target.partition(":")
         assert module.startswith("ssd_edge.runtime.backends.") and cls
+
+
+def test_registry_record_rejects_a_malformed_entry():
+    from ssd_edge.runtime.backends.registry import BackendRecord
+    with pytest.raises(ValueError, match="module:Class"):
+        BackendRecord("x", "no_colon", "pkg", "extra", ("onnx",))
+    with pytest.raises(ValueError, match="artifact kinds"):
+        BackendRecord("x", "m:C", "pkg", "extra", ())
+
+
+def test_cli_backend_choices_come_from_the_registry():
+    from ssd_edge.cli.common import BACKEND_CHOICES
+    assert BACKEND_CHOICES == ("auto",) + tuple(BACKENDS)
+
+
+def test_a_new_cpu_record_joins_auto_without_other_edits(monkeypatch):
+    from ssd_edge.runtime.backends import registry, select
+    extra = registry.BackendRecord("fake", "m:C", "fakepkg", "fake", ("onnx",), cpu_auto=True)
+    monkeypatch.setattr(select, "RECORDS", registry.RECORDS + (extra,))
+    name, _ = choose_backend(art(), hw(installed={"fake"}))
+    assert name == "fake"
+
+
+def test_owns_frame_path_is_an_explicit_capability():
+    from ssd_edge.runtime.backends import owns_frame_path
+
+    class Plain:
+        def detect_batch(self, frames, options):
+            return []
+
+    class Owner(Plain):
+        owns_frame_path = True
+
+    assert not owns_frame_path(Plain()) and owns_frame_path(Owner())

@@ -180,6 +180,7 @@ class FrameOwningBackendDouble:
 
     inputs, outputs = ["input_0"], ["scores", "boxes"]
     precision = "fp16"
+    owns_frame_path = True
 
     def __init__(self):
         self.calls = []
@@ -232,12 +233,14 @@ def test_exported_onnx_nms_graph_agrees_with_cpu_postprocess(tiny, frames, tmp_p
             np.testing.assert_allclose(got.boxes[g], want.boxes[w], atol=1e-3)
 
 
-def test_detect_batch_none_means_tensor_path(tiny, frames):
-    """A backend instance that sets detect_batch = None (torch on the CPU, say) is fed tensors."""
+def test_owns_frame_path_false_means_tensor_path(tiny, frames):
+    """A backend instance with detect_batch but owns_frame_path False (torch on the CPU, say)
+    is fed tensors."""
     art = open_artifact(tiny["onnx"])
     from ssd_edge.runtime.backends import backend_class
     backend = backend_class("ort")(art)
-    backend.detect_batch = None
+    backend.detect_batch = lambda frames, options: []
+    backend.owns_frame_path = False
     with Detector(art, backend, "ort", conf_threshold=0.3) as d, \
             Detector.load(tiny["onnx"], backend="ort", conf_threshold=0.3) as ref:
         assert_same(d(frames[0]), ref(frames[0]))

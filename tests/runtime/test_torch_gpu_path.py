@@ -278,7 +278,7 @@ def test_frame_path_equals_detector_numpy_path_without_resize(zoo):
     pth, spec = zoo
     frames = input_sized_frames(spec, 4)
     with Detector.load(pth, backend="torch", device="cpu", conf_threshold=0.3) as det:
-        assert det.backend.detect_batch is None              # CPU: the Detector's numpy path
+        assert det.backend.owns_frame_path is False            # CPU: the Detector's numpy path
         want = det.detect_batch(frames)
         got = FramePath(det.backend.model, spec, torch.device("cpu")).detect(frames,
                                                                              det.options())
@@ -306,6 +306,7 @@ class _PathBackend:
     """A backend owning the frame path on the CPU (what torch on CUDA is), for the Detector."""
 
     inputs, outputs, precision = ["input_0"], ["scores", "boxes"], "fp32"
+    owns_frame_path = True
 
     def __init__(self, path):
         self.path = path
@@ -426,7 +427,7 @@ def test_cuda_fp32_detections_equal_cpu(zoo, no_tf32):
     with Detector.load(pth, backend="torch", device="cpu", conf_threshold=0.3) as cpu, \
             Detector.load(pth, backend="torch", device="cuda", fp16=False,
                           conf_threshold=0.3) as gpu:
-        assert gpu.precision == "fp32" and callable(gpu.backend.detect_batch)
+        assert gpu.precision == "fp32" and gpu.backend.owns_frame_path
         cpu_path = FramePath(cpu.backend.model, spec, torch.device("cpu"))
         pairs = list(zip(gpu.detect_batch(sized), cpu.detect_batch(sized)))
         on_device = torch.from_numpy(np.stack(big)).to(dev)

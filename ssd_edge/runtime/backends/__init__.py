@@ -12,9 +12,12 @@ The backend contract (DESIGN.md §5), for anyone adding one:
 * optional ``precision`` (what actually runs, e.g. ``"fp16"`` for torch on CUDA) and
   ``device`` (a short description);
 * optional ``detect_batch(frames, options) -> list[Detections]`` for a backend that owns the
-  whole frame path (resize, network and NMS on a GPU); the Detector prefers it when it is
-  callable (an instance that cannot, e.g. torch on the CPU, sets ``detect_batch = None``) and
-  reads ``last_timings`` from the backend if it sets one.
+  whole frame path (resize, network and NMS on a GPU), declared by the instance attribute
+  ``owns_frame_path = True`` (an instance that cannot, e.g. torch on the CPU, leaves it False);
+  the Detector then hands it the frames and reads ``last_timings`` from it if it sets one.
+
+Registering a backend: one file here with its class, and one
+:class:`~ssd_edge.runtime.backends.registry.BackendRecord` in ``registry.RECORDS``.
 
 Import of the backend's package (onnxruntime, cv2, openvino, torch, tensorrt) happens inside the
 class, never at module top, so ``import ssd_edge.runtime`` stays light.
@@ -25,32 +28,14 @@ import importlib.util
 from ...errors import SsdEdgeError, missing_extra
 from .select import Hardware, choose_backend, cpu_flags, probe_hardware  # noqa: F401
 
-#: name → ``"module:Class"``; the order is the order ``ssd-doctor`` lists them in.
-BACKENDS = {
-    "trt": "ssd_edge.runtime.backends.trt:TrtBackend",
-    "ort": "ssd_edge.runtime.backends.ort:OrtBackend",
-    "openvino": "ssd_edge.runtime.backends.openvino:OpenVINOBackend",
-    "opencv": "ssd_edge.runtime.backends.opencv:OpenCVBackend",
-    "torch": "ssd_edge.runtime.backends.torch_backend:TorchBackend",
-}
+from .registry import RECORDS, REGISTRY, BackendRecord, owns_frame_path  # noqa: F401
 
+#: name → ``"module:Class"`` (derived from :data:`RECORDS`; kept for callers that list names).
+BACKENDS = {r.name: r.target for r in RECORDS}
 #: name → (import name of the package it needs, pip extra that installs it).
-PACKAGES = {
-    "trt": ("tensorrt", "trt"),
-    "ort": ("onnxruntime", "ort"),
-    "openvino": ("openvino", "openvino"),
-    "opencv": ("cv2", "cv"),
-    "torch": ("torch", "export"),
-}
-
+PACKAGES = {r.name: (r.package, r.extra) for r in RECORDS}
 #: name → artifact kinds it runs (see :func:`ssd_edge.runtime.artifact.artifact_kind`).
-KINDS = {
-    "trt": ("engine", "onnx"),
-    "ort": ("onnx", "ort"),
-    "openvino": ("onnx",),
-    "opencv": ("onnx",),
-    "torch": ("pth",),
-}
+KINDS = {r.name: r.kinds for r in RECORDS}
 
 
 def backend_names():

@@ -13,7 +13,9 @@ Rules, first match wins:
    FP16 kernels for most of the graph and runs it slower than the FP32 file (casts around each
    op: mb1-ssd 13.8 ms against 8.9 ms), OpenVINO runs it in bf16 on CPUs that have it (4.7 ms
    there, ``benchmarks/results/live_*.json``), in f32 elsewhere;
-6. otherwise the first installed of ``ort``, ``openvino``, ``opencv``.
+6. otherwise the first installed backend whose registry record has ``cpu_auto`` (today
+   ``ort``, ``openvino``, ``opencv``, in :data:`~ssd_edge.runtime.backends.registry.RECORDS`
+   order).
 
 Hardware is probed from ``/proc/cpuinfo`` and device nodes (no GPU library is imported), and is a
 plain value so tests can pass a fake one.
@@ -24,13 +26,13 @@ from dataclasses import dataclass, field
 from typing import FrozenSet
 
 from ...errors import SsdEdgeError
+from .registry import RECORDS
 
 INT8_DOT_FLAGS = frozenset(["avx512_vnni", "avx_vnni", "amx_int8", "asimddp"])
 # x86 AVX-512 BF16 / AMX, Arm BF16 (``Features: ... bf16``).
 BF16_FLAGS = frozenset(["avx512_bf16", "amx_bf16", "bf16"])
 # Desktop/server NVIDIA driver nodes, then Jetson's integrated GPU (L4T 32–36).
 _GPU_NODES = ("/dev/nvidia0", "/dev/nvhost-ctrl-gpu", "/dev/nvgpu/igpu0/ctrl")
-_CPU_ORDER = ("ort", "openvino", "opencv")
 
 
 @dataclass(frozen=True)
@@ -72,14 +74,14 @@ def cpu_flags(cpuinfo_text):
 
 def probe_hardware(cpuinfo_path="/proc/cpuinfo"):
     """Return this machine's :class:`Hardware` (reads files only; imports no backend)."""
-    from . import BACKENDS, is_installed
+    from . import is_installed
     try:
         with open(cpuinfo_path, "r", encoding="utf-8", errors="replace") as f:
             flags = cpu_flags(f.read())
     except OSError:
         flags = frozenset()
     gpu = any(os.path.exists(p) for p in _GPU_NODES)
-    installed = frozenset(n for n in BACKENDS if is_installed(n))
+    installed = frozenset(r.name for r in RECORDS if is_installed(r.name))
     return Hardware(flags, gpu, installed, platform.machine())
 
 
@@ -109,7 +111,7 @@ def choose_backend(artifact, hardware):
             "in f32 (this CPU has no bf16)"
         return "openvino", ("FP16 model on a CPU (%s): OpenVINO runs it %s, ONNX Runtime runs "
                             "it slower than the FP32 file" % (hardware.machine or "cpu", how))
-    for name in _CPU_ORDER:
+    for name in (r.name for r in RECORDS if r.cpu_auto and kind in r.kinds):
         if name in inst:
             return name, _cpu_reason(name, artifact, hardware)
     raise SsdEdgeError("expected an installed backend for %s, got none of onnxruntime, openvino, "

@@ -69,11 +69,12 @@ class TorchBackend:
                                   cuda_graph=True if cuda_graph is None else bool(cuda_graph),
                                   compile=bool(torch_compile))
             self.model = model
+            self.owns_frame_path = True
         else:
             self.path = None
             self.model = model if not torch_compile else torch.compile(model)
             # The Detector runs preprocessing and ssd_edge.postprocess around this instance.
-            self.detect_batch = None
+            self.owns_frame_path = False
 
     @property
     def last_timings(self):
