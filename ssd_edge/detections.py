@@ -22,9 +22,10 @@ class Detections:
     labels: List[str] = field(default_factory=list)
 
     def __post_init__(self):
-        object.__setattr__(self, "boxes", np.asarray(self.boxes, np.float32).reshape(-1, 4))
-        object.__setattr__(self, "scores", np.asarray(self.scores, np.float32).reshape(-1))
-        object.__setattr__(self, "class_ids", np.asarray(self.class_ids, np.int64).reshape(-1))
+        object.__setattr__(self, "boxes", _shaped(self.boxes, np.float32, (-1, 4), "boxes"))
+        object.__setattr__(self, "scores", _shaped(self.scores, np.float32, (-1,), "scores"))
+        object.__setattr__(self, "class_ids", _shaped(self.class_ids, np.int64, (-1,),
+                                                      "class_ids"))
         object.__setattr__(self, "labels", list(self.labels))
         n = len(self.boxes)
         if not (len(self.scores) == len(self.class_ids) == n):
@@ -57,3 +58,17 @@ class Detections:
                         "class_id": int(self.class_ids[i]),
                         "label": self.labels[i] if self.labels else str(int(self.class_ids[i]))})
         return out
+
+
+def _shaped(value, dtype, shape, name):
+    """``value`` as ``dtype`` with ``shape`` (-1 = any length); an empty array of any shape is
+    the empty result. Anything else is refused, never reshaped: a ``(2, 2)`` array is not one
+    box."""
+    arr = np.asarray(value, dtype)
+    if arr.size == 0:
+        return arr.reshape((0,) + tuple(shape[1:]))
+    if arr.ndim != len(shape) or any(want != -1 and got != want
+                                     for got, want in zip(arr.shape, shape)):
+        raise ValueError("expected %s of shape (N%s), got %s"
+                         % (name, "".join(", %d" % d for d in shape[1:]), arr.shape))
+    return arr

@@ -2,8 +2,12 @@
 
 Every problem a user can fix (a bad path, a wrong file, a missing optional package) is raised as
 :class:`SsdEdgeError` with one line saying what was expected and what was found; the command-line
-tools print that line and exit with status 2. Anything else is a bug and keeps its traceback.
+tools print that line and exit with status 2 (:func:`cli_entry`). Anything else is a bug and
+keeps its traceback.
 """
+import functools
+import os
+import sys
 
 
 class SsdEdgeError(Exception):
@@ -19,3 +23,28 @@ def missing_extra(package, extra):
     """
     return SsdEdgeError(
         "%s is not installed; install it with: pip install \"ssd-edge[%s]\"" % (package, extra))
+
+
+def cli_entry(prog):
+    """Decorate ``main(argv) -> exit status`` so that user errors print ``prog: error: ...`` and exit 2.
+
+    ``SsdEdgeError`` (and a missing input file) is the user's to fix: one line, no traceback.
+    Ctrl-C exits 130 after the command's own cleanup ran. Anything else is a bug and keeps its
+    traceback (set ``SSD_EDGE_DEBUG=1`` to see tracebacks for user errors too).
+    """
+    def wrap(fn):
+        @functools.wraps(fn)
+        def main(argv=None):
+            try:
+                rc = fn(argv)
+            except SsdEdgeError as e:
+                if os.environ.get("SSD_EDGE_DEBUG"):
+                    raise
+                print("%s: error: %s" % (prog, e), file=sys.stderr)
+                return 2
+            except KeyboardInterrupt:
+                print("%s: interrupted" % prog, file=sys.stderr)
+                return 130
+            return rc or 0
+        return main
+    return wrap

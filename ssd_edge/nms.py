@@ -13,12 +13,16 @@ import numpy as np
 
 from .boxes import iou as _iou
 from .detections import Detections
+from .spec import NmsDefaults
+
+_NMS = NmsDefaults()   # the one copy of the Predictor's defaults
 
 _EPS = 1e-5  # pytorch-ssd's iou_of adds this to the union; kept for identical decisions
 
 
-def postprocess(scores, boxes, *, frame_size=None, conf_threshold=0.4, iou_threshold=0.45,
-                candidate_size=200, top_k=-1, max_detections=200, labels=None,
+def postprocess(scores, boxes, *, frame_size=None, conf_threshold=_NMS.conf_threshold,
+                iou_threshold=_NMS.iou_threshold, candidate_size=_NMS.candidate_size,
+                top_k=_NMS.top_k, max_detections=_NMS.max_detections, labels=None,
                 method="hard", sigma=0.5, class_agnostic=False):
     """Turn one image's network outputs into detections.
 

@@ -10,11 +10,11 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from typing import Optional, Tuple
 
+from .contract import PRECISIONS
 from .errors import SsdEdgeError
 
 SCHEMA_VERSION = 1
 OUTPUT_LAYOUTS = ("decoded", "nms")
-PRECISIONS = ("fp32", "fp16", "int8")
 ACTIVATIONS = ("relu", "relu6")
 
 

@@ -18,6 +18,7 @@ from ..doctor.core import read_text, try_import, version_of
 from ..doctor.gpu import check_cuda, check_gpu
 from ..doctor.platform import check_platform
 from ..doctor.system import check_memory
+from ..runtime.backends.registry import RECORDS
 from ..runtime.backends.select import INT8_DOT_FLAGS, cpu_flags
 
 #: CPU flags that decide which kernels run (x86 SIMD and int8/bf16 dot products; Arm NEON,
@@ -26,9 +27,10 @@ ISA_FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx
              "avx512_vnni", "avx_vnni", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16",
              "amx_int8", "asimd", "asimddp", "asimdhp", "sve", "sve2", "i8mm", "bf16")
 
-#: import name → key in ``libraries``.
-LIBRARIES = (("numpy", "numpy"), ("onnxruntime", "onnxruntime"), ("openvino", "openvino"),
-             ("cv2", "opencv"), ("torch", "torch"), ("tensorrt", "tensorrt"))
+#: import name → key in ``libraries``: numpy and every registered backend's package
+#: (OpenCV's import name, cv2, is not its name).
+LIBRARIES = (("numpy", "numpy"),) + tuple(
+    (r.package, "opencv" if r.package == "cv2" else r.package) for r in RECORDS)
 
 
 def cpu_info(env=None):

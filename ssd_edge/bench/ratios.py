@@ -17,7 +17,10 @@ A ratio is left out when the rows it needs are absent (a backend missing, a mode
 """
 import os
 
-CPU_BACKENDS = ("ort", "openvino", "opencv")
+from ..runtime.backends.registry import RECORDS
+
+#: the backends ``auto`` may pick on a CPU (the registry's ``cpu_auto``), best first.
+CPU_BACKENDS = tuple(r.name for r in RECORDS if r.cpu_auto)
 INT8_TARGETS = {"mb1-ssd": None, "mb2-ssd-lite": 1.0}   # None: 2.5 / 1.5 by the CPU's ISA
 
 

@@ -9,7 +9,7 @@ import shlex
 import sys
 
 from ..errors import SsdEdgeError, missing_extra
-from .common import BACKEND_CHOICES, cli_entry
+from .common import BACKEND_CHOICES, NMS as _NMS, cli_entry
 
 EPILOG = """per (artifact, backend, batch): preprocess / inference / postprocess / end-to-end
 latency (p50, p90, p99, outlier-trimmed mean), images/s, peak RSS, torch's CUDA peak, file size,
@@ -38,8 +38,9 @@ def build_parser():
     p.add_argument("--threads", type=int, help="CPU threads per backend (default: its own)")
     p.add_argument("--device", help="backend device, e.g. cpu, cuda, cuda:1 (default: best)")
     p.add_argument("--frame-size", default="640x480", help="WxH of the synthetic frames")
-    p.add_argument("--conf", type=float, default=0.4, help="score threshold while timing")
-    p.add_argument("--iou", type=float, default=0.45, help="NMS IoU threshold")
+    p.add_argument("--conf", type=float, default=_NMS.conf_threshold,
+                   help="score threshold while timing")
+    p.add_argument("--iou", type=float, default=_NMS.iou_threshold, help="NMS IoU threshold")
     p.add_argument("--host-nms", action="store_true",
                    help="also time GPU-owning backends (torch on CUDA) with NMS on the CPU")
     p.add_argument("--torch-precision", help="fp16,fp32: precisions to ask the torch backend for")

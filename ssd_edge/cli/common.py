@@ -1,38 +1,13 @@
 """Shared command-line plumbing: user errors become one line on stderr and exit status 2."""
-import functools
-import os
-import sys
-
-from ..errors import SsdEdgeError
+from ..errors import SsdEdgeError, cli_entry  # noqa: F401  (cli_entry lives in the core)
 from ..runtime.backends.registry import RECORDS
+from ..spec import NmsDefaults
+
+#: the post-processing defaults every CLI shows (a model's own ``spec.nms`` wins at run time).
+NMS = NmsDefaults()
 
 #: ``--backend`` choices of every CLI that runs a model: ``auto`` and every registered backend.
 BACKEND_CHOICES = ("auto",) + tuple(r.name for r in RECORDS)
-
-
-def cli_entry(prog):
-    """Decorate ``main(argv) -> exit status`` so that user errors print ``prog: error: ...`` and exit 2.
-
-    ``SsdEdgeError`` (and a missing input file) is the user's to fix: one line, no traceback.
-    Ctrl-C exits 130 after the command's own cleanup ran. Anything else is a bug and keeps its
-    traceback (set ``SSD_EDGE_DEBUG=1`` to see tracebacks for user errors too).
-    """
-    def wrap(fn):
-        @functools.wraps(fn)
-        def main(argv=None):
-            try:
-                rc = fn(argv)
-            except SsdEdgeError as e:
-                if os.environ.get("SSD_EDGE_DEBUG"):
-                    raise
-                print("%s: error: %s" % (prog, e), file=sys.stderr)
-                return 2
-            except KeyboardInterrupt:
-                print("%s: interrupted" % prog, file=sys.stderr)
-                return 130
-            return rc or 0
-        return main
-    return wrap
 
 
 def not_landed(prog, what):

@@ -13,7 +13,7 @@ import os
 import sys
 
 from ..errors import SsdEdgeError, missing_extra
-from .common import BACKEND_CHOICES, cli_entry
+from .common import BACKEND_CHOICES, NMS as _NMS, cli_entry
 
 EPILOG = """defaults follow pytorch-ssd's eval_ssd.py: confidence threshold 0.01, NMS IoU 0.45,
 200 candidates per class, no cap on detections per image, VOC07 11-point AP at IoU > 0.5
@@ -44,7 +44,8 @@ def build_parser():
                    "(mAP@[.5:.95])")
     p.add_argument("--backend", choices=BACKEND_CHOICES, default="auto")
     p.add_argument("--conf", type=float, default=0.01, help="confidence threshold (default 0.01)")
-    p.add_argument("--iou", type=float, default=0.45, help="NMS IoU threshold (default 0.45)")
+    p.add_argument("--iou", type=float, default=_NMS.iou_threshold,
+                   help="NMS IoU threshold (default %g)" % _NMS.iou_threshold)
     p.add_argument("--max-detections", type=int, default=-1,
                    help="cap per image, highest scores kept (default -1: none, as pytorch-ssd)")
     p.add_argument("--labels", help="labels.txt for a checkpoint without a spec sidecar or a "

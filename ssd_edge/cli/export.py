@@ -5,7 +5,7 @@ import os
 import sys
 
 from ..errors import SsdEdgeError
-from .common import cli_entry
+from .common import NMS as _NMS, cli_entry
 
 EPILOG = """artifacts (beside the checkpoint unless --output/--output-dir):
   model.onnx                FP32, input_0 -> scores, boxes (always written: the others derive from it)
@@ -46,7 +46,8 @@ def build_parser():
     p.add_argument("--nms", choices=["none", "onnx", "trt"], default="none",
                    help="NMS in the graph: onnx ops (ORT and TensorRT>=8.5) or EfficientNMS_TRT")
     p.add_argument("--conf", type=float, default=0.01, help="in-graph NMS score threshold")
-    p.add_argument("--iou", type=float, default=0.45, help="in-graph NMS IoU threshold")
+    p.add_argument("--iou", type=float, default=_NMS.iou_threshold,
+                   help="in-graph NMS IoU threshold")
     p.add_argument("--max-detections", type=int, default=200, help="in-graph NMS output size")
     p.add_argument("--class-agnostic", action="store_true",
                    help="--nms trt: one NMS across classes (TensorRT >= 8.6)")
@@ -149,7 +150,8 @@ def main(argv=None):
     echo = (lambda *_: None) if a.quiet else (lambda s: print(s, flush=True))
     echo("exporting %s (%s, %d classes, %dx%d)" % (a.model, source.spec.arch,
                                                   source.spec.num_classes, *source.spec.input_size))
-    arts = run_export(source, options, echo)
+    from ..runtime.backends.trt import run_engine
+    arts = run_export(source, options, echo, run_engine=run_engine)
     if a.deepstream:
         from ..export.deepstream import write_deepstream
         # arts[0] is the FP32 ONNX, or the given one (which may be FP16/INT8, or hold NMS).

@@ -10,8 +10,9 @@ def main(argv=None):
     from ..train.options import parse_options
     opts = parse_options(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    from ..eval.runner import evaluate_detector
     from ..train.trainer import train
-    summary = train(opts)
+    summary = train(opts, evaluate=evaluate_detector)
     if summary.get("last_checkpoint"):
         print("last checkpoint: %s" % summary["last_checkpoint"])
     return 0

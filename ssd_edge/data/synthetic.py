@@ -23,7 +23,7 @@ import numpy as np
 from ..errors import SsdEdgeError
 from ..fileio import atomic_write_text
 from .backgrounds import random_background
-from ..cli.common import cli_entry
+from ..errors import cli_entry
 from .shapes import SHAPES, finish_image, random_spec, render
 
 

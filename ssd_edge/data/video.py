@@ -25,7 +25,7 @@ import numpy as np
 from ..errors import SsdEdgeError
 from ..fileio import atomic_write_text
 from .backgrounds import random_background
-from ..cli.common import cli_entry
+from ..errors import cli_entry
 from .common import BACKGROUND
 from .shapes import SHAPES, contrasting, finish_image, random_spec, render
 

@@ -1,21 +1,21 @@
 """ssd-doctor: say what is wrong with this machine before anything is built.
 
 ``run_checks(env)`` returns one :class:`Verdict` per check, in this order: platform, jetpack,
-python, numpy, opencv, onnxruntime, gpu, cuda, tensorrt, memory, camera, nvpmodel,
+python, numpy, opencv, onnxruntime, gpu, cuda, tensorrt, backends, memory, camera, nvpmodel,
 jetson_clocks, disk. A check never raises: missing tools and unreadable files are findings.
 ``jetson_facts(env)`` gives the platform facts benchmark results record.
 """
 from .core import FAIL, OK, STATUSES, WARN, CmdResult, Env, Verdict, subprocess_runner
 from .gpu import check_cuda, check_gpu
-from .packages import check_numpy, check_onnxruntime, check_opencv
+from .packages import check_backends, check_numpy, check_onnxruntime, check_opencv
 from .platform import check_jetpack, check_platform, check_python
 from .report import SCHEMA_VERSION, exit_status, format_line, to_json
 from .system import check_cameras, check_clocks, check_disk, check_memory, check_nvpmodel
 from .trt import check_tensorrt
 
 CHECKS = (check_platform, check_jetpack, check_python, check_numpy, check_opencv,
-          check_onnxruntime, check_gpu, check_cuda, check_tensorrt, check_memory, check_cameras,
-          check_nvpmodel, check_clocks, check_disk)
+          check_onnxruntime, check_gpu, check_cuda, check_tensorrt, check_backends, check_memory,
+          check_cameras, check_nvpmodel, check_clocks, check_disk)
 
 
 def run_checks(env=None, checks=CHECKS):

@@ -5,6 +5,7 @@ filesystem in a temporary folder and replace ``run`` / ``import_module`` with fa
 raises for a missing tool or an unreadable file: those come back as values the checks report.
 """
 import importlib
+import importlib.util
 import os
 import re
 import shutil
@@ -66,6 +67,14 @@ def subprocess_runner(argv, timeout=10.0):
                      p.stderr.decode("utf-8", "replace"))
 
 
+def module_present(name):
+    """True when the package ``name`` can be found (``importlib.util.find_spec``; not imported)."""
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 @dataclass(frozen=True)
 class Env:
     """Where the checks look.
@@ -78,6 +87,7 @@ class Env:
         engine_dir: folder whose free space is checked for engines.
         python_version: ``(major, minor, micro)`` of the interpreter that will run ssd-edge.
         prefix, base_prefix: ``sys.prefix`` / ``sys.base_prefix`` (they differ inside a venv).
+        has_module: ``has_module(name) -> bool``: the package is installed (found, not imported).
     """
 
     root: str = "/"
@@ -88,6 +98,7 @@ class Env:
     python_version: Tuple[int, int, int] = tuple(sys.version_info[:3])
     prefix: str = sys.prefix
     base_prefix: str = getattr(sys, "base_prefix", sys.prefix)
+    has_module: Callable[[str], bool] = module_present
 
     def path(self, absolute):
         """Map an absolute system path such as ``/etc/nv_tegra_release`` under ``root``."""

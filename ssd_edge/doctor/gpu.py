@@ -1,13 +1,13 @@
 """GPU checks: the device (nvidia-smi, else torch, else the Jetson module table), CUDA through
 cuda-python or pycuda, and TensorRT with the features the code relies on.
 
-TensorRT feature probes live in ``ssd_edge.runtime.trt_compat`` (one module for all probes,
-DESIGN.md §5); the doctor only prints its ``feature_report``.
+TensorRT feature probes live in ``ssd_edge.accel.trt_compat`` (one module for all probes,
+docs/architecture.md §5); the doctor only prints its ``feature_report``.
 """
 from ..errors import SsdEdgeError
 from .core import FAIL, OK, WARN, Verdict, run_cmd, try_import, version_of, version_tuple
 
-CUDA_MEM_MODULE = "ssd_edge.runtime.cuda_mem"
+CUDA_MEM_MODULE = "ssd_edge.accel.cuda_mem"
 
 SMI_FIELDS = "name,compute_cap,driver_version,memory.total"
 
@@ -92,7 +92,7 @@ def check_gpu(env, facts):
 def _device_memory(env):
     """``(memory object, None)`` from the runtime's own loader, or ``(None, problem)``.
 
-    ``ssd_edge.runtime.cuda_mem.load_device_memory`` is what the TensorRT backend uses
+    ``ssd_edge.accel.cuda_mem.load_device_memory`` is what the TensorRT backend uses
     (cuda-python first, pycuda second), so the doctor checks exactly that path.
     """
     mod, why = try_import(env, CUDA_MEM_MODULE)

@@ -1,6 +1,8 @@
-"""Python package checks: numpy, OpenCV (with its GStreamer and CUDA build flags), ONNX Runtime."""
+"""Python package checks: numpy, OpenCV (with its GStreamer and CUDA build flags), ONNX Runtime,
+and which registered inference backends have their package here."""
 import re
 
+from ..runtime.backends.registry import RECORDS
 from .core import FAIL, OK, WARN, Verdict, try_import, version_of, version_tuple
 
 JETSON_CV_FIX = ("use JetPack's GStreamer-enabled OpenCV: `pip uninstall opencv-python "
@@ -84,3 +86,18 @@ def check_onnxruntime(env, facts):
     short = ", ".join(p.replace("ExecutionProvider", "") for p in providers) or "none"
     return [Verdict("onnxruntime", OK, "onnxruntime %s (providers: %s)" % (ver, short), None,
                     data)]
+
+
+def check_backends(env, facts):
+    """One line for every backend in the registry: installed or not (no backend is imported)."""
+    have = [r.name for r in RECORDS if env.has_module(r.package)]
+    missing = [r.name if r.missing else "%s (pip install \"ssd-edge[%s]\")" % (r.name, r.extra)
+               for r in RECORDS if r.name not in have]
+    data = {"installed": have, "missing": [r.name for r in RECORDS if r.name not in have]}
+    finding = "backends installed: %s" % (", ".join(have) or "none")
+    if missing:
+        finding += "; not installed: %s" % ", ".join(missing)
+    if not have:
+        return [Verdict("backends", FAIL, finding + "; nothing can run a model",
+                        "pip install \"ssd-edge[ort]\"", data)]
+    return [Verdict("backends", OK, finding, None, data)]

@@ -1,7 +1,7 @@
 """The TensorRT check: version, where it comes from, and the features ssd-edge relies on.
 
 The probes themselves (named tensors, strong typing, calibrators, progress monitor, DLA cores)
-belong to ``ssd_edge.runtime.trt_compat.feature_report(trt)``; this module only imports it
+belong to ``ssd_edge.accel.trt_compat.feature_report(trt)``; this module only imports it
 lazily and prints what it reports, so the two never disagree.
 """
 import json
@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 from .core import FAIL, OK, WARN, Verdict, try_import, version_of, version_tuple
 
-COMPAT_MODULE = "ssd_edge.runtime.trt_compat"
+COMPAT_MODULE = "ssd_edge.accel.trt_compat"
 
 
 def _jsonable(value):

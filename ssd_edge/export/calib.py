@@ -26,7 +26,7 @@ def load_calibration(folder, spec, count=300, seed=0):
     Raises SsdEdgeError when the folder is missing, holds no images, or none decode.
     """
     import cv2
-    from ..runtime.preprocess import Preprocessor
+    from ..preprocess import Preprocessor
 
     pre = Preprocessor(spec)
     paths = list_images(folder)
@@ -71,7 +71,7 @@ def generated_frames(n, size=(480, 640), seed=0):
 
 def check_inputs(spec, calib=None, n=4, seed=0):
     """Parity inputs ``(n, 3, H, W)``: the first calibration images when given, else generated."""
-    from ..runtime.preprocess import Preprocessor
+    from ..preprocess import Preprocessor
     if calib is not None and len(calib):
         return calib[:n]
     return Preprocessor(spec)(generated_frames(n, seed=seed))

@@ -2,7 +2,7 @@
 
 Both base classes exist only in some releases (calibrators: 8.x–10.x, removed in 11; the
 progress monitor: 10.0+), so the subclasses are made at build time from what
-:mod:`ssd_edge.runtime.trt_compat` finds.
+:mod:`ssd_edge.accel.trt_compat` finds.
 
 The calibrator is TensorRT's *implicit* INT8 path, kept for TensorRT ≤ 10 users (and DLA on
 JetPack 5/6, for which NVIDIA names IInt8EntropyCalibrator2 the required calibrator). The main
@@ -14,7 +14,7 @@ import os
 import numpy as np
 
 from ..errors import SsdEdgeError
-from ..runtime import trt_compat
+from ..accel import trt_compat
 
 LOG = logging.getLogger("ssd_edge.tensorrt")
 

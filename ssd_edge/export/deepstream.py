@@ -24,6 +24,7 @@ parser copies the graph's detections and clustering is off (``cluster-mode=4``).
 import math
 import os
 
+from ..contract import DECODED_OUTPUTS, NMS_OUTPUTS
 from ..errors import SsdEdgeError
 from ..fileio import atomic_write_text
 
@@ -38,9 +39,8 @@ NETWORK_MODE = {"fp32": 0, "int8": 1, "fp16": 2}        # nvinfer's network-mode
 COLOR_FORMAT = {"RGB": 0, "BGR": 1}                     # nvinfer's model-color-format values
 # layout -> (output blob names, parser function, cluster-mode)
 LAYOUTS = {
-    "decoded": (("scores", "boxes"), "NvDsInferParseSsdEdge", 2),
-    "nms": (("num_detections", "detection_boxes", "detection_scores", "detection_classes"),
-            "NvDsInferParseSsdEdgeNms", 4),
+    "decoded": (DECODED_OUTPUTS, "NvDsInferParseSsdEdge", 2),
+    "nms": (NMS_OUTPUTS, "NvDsInferParseSsdEdgeNms", 4),
 }
 CAMERAS = {"usb": 1, "csi": 5}                          # deepstream-app [source] type values
 

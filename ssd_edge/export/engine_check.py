@@ -1,6 +1,6 @@
 """Parity of a freshly built TensorRT engine: the full check that needs TensorRT and a GPU.
 
-The engine runs through the ``trt`` backend on the same inputs as the ONNX checks and is compared
+The engine runs (through the ``trt`` backend, which the caller hands in) on the same inputs as the ONNX checks and is compared
 with the same reference (PyTorch, or the given ONNX in ONNX Runtime). Engines never fail the
 export on numbers: TensorRT may pick TF32 or FP16 kernels, so the figures are reported and a
 reduced agreement is a warning, as for the FP16 / INT8 ONNX.
@@ -12,25 +12,9 @@ from ..nms import postprocess
 from . import parity as par
 
 
-def engine_outputs(engine_path, inputs):
-    """Run ``inputs (N, 3, H, W) float32`` one image at a time; output name → stacked arrays."""
-    from ..runtime.backends.trt import TrtBackend
-    backend = TrtBackend(engine_path)
-    try:
-        outs = {}
-        for x in inputs:
-            feed = x[None] if backend.batch_size in (None, 1) else np.repeat(
-                x[None], backend.batch_size, 0)
-            for name, value in backend({backend.inputs[0]: feed}).items():
-                outs.setdefault(name, []).append(value[0])
-    finally:
-        backend.close()
-    return {n: np.stack(v) for n, v in outs.items()}
-
-
-def check_engine(path, precision, nms, spec, ref, inputs, options):
-    """``(Parity or None, [notes])`` for the engine at ``path`` against ``ref`` raw outputs."""
-    outs = engine_outputs(path, inputs)
+def check_engine(outs, precision, nms, spec, ref, inputs, options):
+    """``(Parity or None, [notes])`` for an engine's outputs ``outs`` (output name → stacked
+    arrays over ``inputs``, from ``run_export``'s ``run_engine``) against ``ref`` raw outputs."""
     if nms == "none":
         parity = par.compare_raw(spec, ref, (outs["scores"], outs["boxes"]))
         notes = [par.warn_reduced(parity, precision)]

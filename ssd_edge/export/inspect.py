@@ -1,8 +1,8 @@
 """``ssd-export --inspect``: what an .onnx, .ort, .engine or .pth holds."""
-import hashlib
 import json
 import os
 
+from ..contract import SPEC_KEY, engine_sidecar_path, file_sha256, read_sidecar
 from ..errors import SsdEdgeError
 
 
@@ -56,20 +56,18 @@ def _inspect_ort(path):
     except Exception as e:
         raise SsdEdgeError("expected an ONNX Runtime .ort model in %s (%s)" % (path, str(e)[:100]))
     meta = sess.get_modelmeta().custom_metadata_map
-    spec = json.loads(meta["ssd_edge.spec"]) if "ssd_edge.spec" in meta else None
+    spec = json.loads(meta[SPEC_KEY]) if SPEC_KEY in meta else None
     io = lambda xs: [{"name": x.name, "dtype": x.type, "shape": x.shape} for x in xs]  # noqa: E731
     return {"kind": "ort", "spec": spec, "inputs": io(sess.get_inputs()), "outputs": io(sess.get_outputs())}
 
 
 def _inspect_engine(path):
-    side = path + ".json"
+    side = engine_sidecar_path(path)
     if not os.path.exists(side):
         return {"kind": "engine", "sidecar": None,
                 "matches_this_machine": "unknown: no sidecar %s (rebuild with ssd-export --engine)" % side}
-    with open(side, "r", encoding="utf-8") as f:
-        sidecar = json.load(f)
-    with open(path, "rb") as f:
-        digest = hashlib.sha256(f.read()).hexdigest()
+    sidecar = read_sidecar(path)
+    digest = file_sha256(path)
     verdict = "unknown: TensorRT is not installed here"
     try:
         from .tensorrt import tensorrt_available, engine_matches_machine

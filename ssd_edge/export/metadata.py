@@ -1,8 +1,7 @@
-"""The DetectorSpec inside an ONNX model: ``metadata_props["ssd_edge.spec"]`` (DESIGN.md §3)."""
+"""The DetectorSpec inside an ONNX model: ``metadata_props["ssd_edge.spec"]`` (docs/architecture.md §3)."""
+from ..contract import SPEC_KEY
 from ..errors import SsdEdgeError
 from ..spec import DetectorSpec
-
-SPEC_KEY = "ssd_edge.spec"
 
 
 def set_spec(model, spec):

@@ -1,19 +1,22 @@
 """NMS inside the graph: ``--nms onnx`` (standard ONNX ops) and ``--nms trt`` (EfficientNMS_TRT).
 
-Both replace the ``scores``/``boxes`` outputs with DESIGN.md §3's four outputs:
+Both replace the ``scores``/``boxes`` outputs with docs/architecture.md §3's four outputs:
 ``num_detections int32 [B,1]``, ``detection_boxes float32 [B,K,4]`` (normalised x1 y1 x2 y2),
 ``detection_scores float32 [B,K]``, ``detection_classes int32 [B,K]`` (padding after
 ``num_detections`` has score 0).
 """
 import numpy as np
 
+from ..contract import NMS_KEY, NMS_OUTPUTS
+from ..spec import NmsDefaults
 from .metadata import get_spec, set_spec
 
-NMS_OUTPUTS = ("num_detections", "detection_boxes", "detection_scores", "detection_classes")
+_NMS = NmsDefaults()
 
 
 def add_onnx_nms(model, num_priors, num_classes, conf_threshold, iou_threshold,
-                 candidate_size=200, top_k=-1, max_detections=200):
+                 candidate_size=_NMS.candidate_size, top_k=_NMS.top_k,
+                 max_detections=_NMS.max_detections):
     """Append the Predictor's per-class NMS built from standard ONNX ops.
 
     Steps, per image and class 1..C-1: keep the ``candidate_size`` best scores (a TopK threshold,
@@ -120,9 +123,6 @@ def _set_outputs(model, k):
         helper.make_tensor_value_info("detection_boxes", TensorProto.FLOAT, [b, k, 4]),
         helper.make_tensor_value_info("detection_scores", TensorProto.FLOAT, [b, k]),
         helper.make_tensor_value_info("detection_classes", TensorProto.INT32, [b, k])])
-
-
-NMS_KEY = "ssd_edge.nms"
 
 
 def _mark(model, params):

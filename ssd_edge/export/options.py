@@ -2,7 +2,10 @@
 from dataclasses import dataclass
 from typing import Optional
 
-NMS_VARIANTS = ("none", "onnx", "trt")
+from ..contract import NMS_VARIANTS
+from ..spec import NmsDefaults
+
+_NMS = NmsDefaults()
 CALIB_METHODS = ("minmax", "entropy", "percentile")
 
 
@@ -23,9 +26,9 @@ class ExportOptions:
     simplify: bool = True
     nms: str = "none"
     conf_threshold: float = 0.01
-    iou_threshold: float = 0.45
-    candidate_size: int = 200
-    max_detections: int = 200
+    iou_threshold: float = _NMS.iou_threshold
+    candidate_size: int = _NMS.candidate_size
+    max_detections: int = _NMS.max_detections
     class_agnostic: bool = False
     fp16: bool = False
     int8: bool = False

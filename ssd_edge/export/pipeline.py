@@ -4,6 +4,7 @@ import os
 from dataclasses import dataclass, field
 from typing import List, Optional
 
+from ..contract import PRECISIONS, export_command, nms_variant, read_sidecar
 from ..errors import SsdEdgeError
 from . import parity as par
 
@@ -11,7 +12,7 @@ log = logging.getLogger("ssd_edge.export")
 
 
 @dataclass
-class Artifact:
+class WrittenFile:
     """One file written by the export, for the closing summary."""
 
     path: str
@@ -46,8 +47,14 @@ def artifact_path(stem, precision="fp32", nms="none", ext="onnx"):
     return ".".join(parts) + "." + ext
 
 
-def run_export(source, options, echo=print):
-    """Write every artifact ``options`` asks for from ``source``; return the Artifact list."""
+def run_export(source, options, echo=print, run_engine=None):
+    """Write every artifact ``options`` asks for from ``source``; return the WrittenFile list.
+
+    ``run_engine(engine_path, inputs (N, 3, H, W) float32) -> {output name: stacked array}``
+    runs a built engine for its parity check (the CLI passes the ``trt`` backend's
+    :func:`~ssd_edge.runtime.backends.trt.run_engine`; export never imports the runtime).
+    Without it an engine is built but not run.
+    """
     from .calib import check_inputs, load_calibration
     from .metadata import load_onnx, save_onnx
     from .onnx_export import export_onnx
@@ -81,7 +88,7 @@ def run_export(source, options, echo=print):
                if options.check and spec.output_layout != "nms" else None)
         ref_name = "the given %s ONNX in ONNX Runtime" % prec0
     base = load_onnx(fp32)
-    art = Artifact(fp32, "onnx", prec0, nms=_nms_in(base), notes=notes)
+    art = WrittenFile(fp32, "onnx", prec0, nms=_nms_in(base), notes=notes)
     if options.check and source.model is not None:
         art.parity = par.compare_raw(spec, ref, _raw(par.ort_outputs(fp32, inputs)))
         par.check_fp32(art.parity, fp32)
@@ -96,14 +103,14 @@ def run_export(source, options, echo=print):
         half = to_fp16(load_onnx(fp32))        # converts in place: give it its own copy
         save_onnx(half, path)
         models["fp16"] = (path, half)
-        arts.append(_checked(Artifact(path, "onnx", "fp16"), spec, ref, inputs, options))
+        arts.append(_checked(WrittenFile(path, "onnx", "fp16"), spec, ref, inputs, options))
     if options.int8 and prec0 == "fp32":
         from .int8 import to_int8
         path = artifact_path(source.stem, "int8")
         quant = to_int8(base, calib, options.calib_method)
         save_onnx(quant, path)
         models["int8"] = (path, quant)
-        arts.append(_checked(Artifact(path, "onnx", "int8"), spec, ref, inputs, options))
+        arts.append(_checked(WrittenFile(path, "onnx", "int8"), spec, ref, inputs, options))
     if options.nms != "none":
         arts += _nms_artifacts(source, spec, models, ref, inputs, options)
     if options.mobile:
@@ -111,8 +118,8 @@ def run_export(source, options, echo=print):
         for prec in ("fp32", "int8"):
             if prec in models:
                 path = to_ort_format(models[prec][0], artifact_path(source.stem, prec, ext="ort"))
-                arts.append(_checked(Artifact(path, "ort", prec), spec, ref, inputs, options))
-    arts += _engines(source, spec, models, options, echo, ref, inputs)
+                arts.append(_checked(WrittenFile(path, "ort", prec), spec, ref, inputs, options))
+    arts += _engines(source, spec, models, options, echo, ref, inputs, run_engine)
     if ref is not None:
         echo("parity reference: %s on %d inputs" % (ref_name, len(inputs)))
     return arts
@@ -139,15 +146,14 @@ def _given_precision(source, options):
             raise SsdEdgeError(
                 "expected the FP32 ONNX without NMS (model.onnx) for %s, got %s (precision %s, "
                 "outputs %s); pass model.onnx, or build this file's engine as it is with: "
-                "ssd-export %s --engine" % (" ".join(asked), source.onnx_path, spec.precision,
-                                            spec.output_layout, os.path.basename(source.onnx_path)))
+                "%s" % (" ".join(asked), source.onnx_path, spec.precision, spec.output_layout,
+                      export_command(os.path.basename(source.onnx_path))))
         return spec.precision
     return "fp32"
 
 
 def _nms_in(model):
-    ops = {n.op_type for n in model.graph.node}
-    return "trt" if "EfficientNMS_TRT" in ops else "onnx" if "NonMaxSuppression" in ops else "none"
+    return nms_variant(n.op_type for n in model.graph.node)
 
 
 def _checked(art, spec, ref, inputs, options):
@@ -175,30 +181,30 @@ def _nms_artifacts(source, spec, models, ref, inputs, options):
             add_onnx_nms(m, spec.num_priors, spec.num_classes, options.conf_threshold,
                          options.iou_threshold, options.candidate_size, -1, options.max_detections)
             save_onnx(m, path)
-            art = Artifact(path, "onnx", prec, nms="onnx")
+            art = WrittenFile(path, "onnx", prec, nms="onnx")
             if options.check:
                 art.notes.append(check_onnx_nms(path, models[prec][0], inputs, options))
         else:
             add_trt_nms(m, options.conf_threshold, options.iou_threshold, options.max_detections,
                         options.class_agnostic if options.class_agnostic else None)
             save_onnx(m, path)
-            art = Artifact(path, "onnx", prec, nms="trt")
+            art = WrittenFile(path, "onnx", prec, nms="trt")
             art.notes.append(check_plugin_attributes(plugin_attributes(m), spec, options))
         out.append(art)
     return out
 
 
-def _engines(source, spec, models, options, echo, ref=None, inputs=None):
+def _engines(source, spec, models, options, echo, ref=None, inputs=None, run_engine=None):
     """TensorRT engines where TensorRT is present; otherwise the command to run on the target."""
-    wanted = [p for p in ("fp32", "fp16", "int8") if p in models and (p != "fp32" or len(models) == 1)]
+    wanted = [p for p in PRECISIONS if p in models and (p != "fp32" or len(models) == 1)]
     try:
         from .tensorrt import tensorrt_available
     except ImportError:
         tensorrt_available = None
     have = tensorrt_available is not None and tensorrt_available()
     if not have:
-        cmds = ["ssd-export %s --engine%s" % (_engine_onnx(source, models, p, options),
-                                              _engine_flags(options)) for p in wanted]
+        cmds = [_engine_command(_engine_onnx(source, models, p, options), options)
+                for p in wanted]
         if options.engine:
             raise SsdEdgeError("--engine needs TensorRT and a GPU, and this machine has neither; "
                                "the ONNX files are written — on the target run: " + "; ".join(cmds))
@@ -209,19 +215,18 @@ def _engines(source, spec, models, options, echo, ref=None, inputs=None):
         return []
     if not options.engine:
         return []
-    from .engine_sidecar import read_sidecar
     from .tensorrt import engine_from_export
     out = []
     for prec in wanted:
         for path in engine_from_export(_engine_onnx(source, models, prec, options), prec, spec,
                                        options, echo):
             side = read_sidecar(path) or {}    # what the engine really holds
-            art = Artifact(path, "engine", side.get("precision", prec),
+            art = WrittenFile(path, "engine", side.get("precision", prec),
                            nms=side.get("nms", options.nms))
-            if options.check and ref is not None:   # the full check: TensorRT is here
-                from .engine_check import check_engine
-                art.parity, notes = check_engine(path, art.precision, art.nms, spec, ref,
-                                                 inputs, options)
+            if options.check and ref is not None and run_engine is not None:
+                from .engine_check import check_engine   # the full check: TensorRT is here
+                art.parity, notes = check_engine(run_engine(path, inputs), art.precision,
+                                                 art.nms, spec, ref, inputs, options)
                 art.notes += notes
             out.append(art)
     return out
@@ -234,15 +239,11 @@ def _engine_onnx(source, models, prec, options):
     return artifact_path(source.stem, prec, options.nms)
 
 
-def _engine_flags(options):
-    flags = ""
-    if options.dynamic_batch:
-        flags += " --dynamic-batch --max-batch %d" % options.max_batch
-    if options.dla_core is not None:
-        flags += " --dla %d" % options.dla_core
-    if options.workspace_mib:
-        flags += " --workspace %d" % options.workspace_mib
-    return flags
+def _engine_command(onnx, options):
+    """The target's command for ``onnx`` (already in its precision: no --fp16/--int8 again)."""
+    return export_command(onnx, max_batch=options.max_batch if options.dynamic_batch else None,
+                          extra=[("--dla", options.dla_core),
+                                 ("--workspace", options.workspace_mib or None)])
 
 
 def summary_lines(arts):

@@ -1,5 +1,6 @@
 """The DetectorSpec of an ONNX given to ssd-export: from our metadata, or from --net/--labels."""
 from ..errors import SsdEdgeError
+from ..labels import model_labels
 from .metadata import get_spec, load_onnx
 
 
@@ -15,25 +16,14 @@ def spec_for_onnx(path, labels=None, net=None):
     spec = get_spec(model)
     if spec is not None:
         if labels:
-            from ..models.labels import read_labels
-            names = read_labels(labels)
+            names = model_labels(labels)
             if len(names) != spec.num_classes:
                 raise SsdEdgeError("%s has %d classes but %s lists %d"
                                    % (path, spec.num_classes, labels, len(names)))
             spec = spec.replace(labels=tuple(names))
         return spec
-    if not net or not labels:
-        raise SsdEdgeError("%s has no ssd-edge metadata; pass --net NAME and --labels labels.txt "
-                           "so the priors, normalisation and class names are known" % path)
-    from ..models.labels import read_labels
-    from ..models.specs import default_spec
-    spec = default_spec(net, read_labels(labels))
-    outs = {o.name: _dims(o) for o in model.graph.output}
-    if "scores" not in outs or "boxes" not in outs:
-        raise SsdEdgeError("expected outputs 'scores' and 'boxes' in %s, got %s"
-                           % (path, ", ".join(outs)))
-    p, c = outs["scores"][1:3]
-    if (isinstance(p, int) and p != spec.num_priors) or (isinstance(c, int) and c != spec.num_classes):
-        raise SsdEdgeError("%s outputs %s priors x %s classes but %s with %s expects %d x %d"
-                           % (path, p, c, net, labels, spec.num_priors, spec.num_classes))
-    return spec
+    from ..models.foreign import foreign_spec
+    graph = model.graph
+    return foreign_spec(path, model_labels(labels) if labels else None, net or None,
+                        _dims(graph.input[0]) if len(graph.input) else None,
+                        {o.name: _dims(o) for o in graph.output})

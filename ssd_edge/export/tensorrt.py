@@ -1,6 +1,6 @@
 """ONNX → TensorRT engine, one code path for TensorRT 8.5 → 10.x → 11.x (and 8.4).
 
-Everything version-dependent is a feature probe in :mod:`ssd_edge.runtime.trt_compat`; this module
+Everything version-dependent is a feature probe in :mod:`ssd_edge.accel.trt_compat`; this module
 decides *what* to ask for. Precision lives in the ONNX (``model.fp16.onnx``, the QDQ
 ``model.int8.onnx``); on TensorRT ≤ 10 the matching builder flags are set as well (weakly typed
 networks need them), on 11 there are none to set. See docs/tensorrt.md for what each release gets.
@@ -14,21 +14,19 @@ import json
 import logging
 import os
 import re
-import shlex
 import time
 from dataclasses import dataclass, field
 from typing import Any, Optional, Tuple
 
+from ..contract import (NMS_VARIANTS, PRECISIONS, SIDECAR_SCHEMA,  # noqa: F401
+                        engine_matches, engine_sidecar_path, export_command, file_sha256,
+                        rebuild_command, write_sidecar)
 from ..errors import SsdEdgeError
 from ..fileio import atomic_write_bytes
-from ..runtime import trt_compat
+from ..accel import trt_compat
 from .build_memory import SWAP_FIX, check_build_memory
-from .engine_sidecar import (SIDECAR_SCHEMA, engine_matches, file_sha256,  # noqa: F401
-                             rebuild_command, sidecar_path, write_sidecar)
 
 LOG = logging.getLogger("ssd_edge.tensorrt")
-PRECISIONS = ("fp32", "fp16", "int8")
-NMS_VARIANTS = ("none", "onnx", "trt")   # as ssd_edge.export.options.NMS_VARIANTS
 CALIBRATORS = (None, "entropy", "minmax")
 TIMING_CACHE_NAME = "timing.cache"   # ssd-export's default, beside the ONNX
 
@@ -110,17 +108,12 @@ def tensorrt_available():
 def target_command(onnx_path, options=None):
     """The command to run on the target (where TensorRT is) to build this engine."""
     options = options or BuildOptions()
-    args = ["ssd-export", os.path.basename(os.fspath(onnx_path)), "--engine"]
-    if options.precision != "fp32":
-        args.append("--" + options.precision)
     lo, _, hi = options.batch_range()
-    if hi != lo:
-        args += ["--dynamic-batch", "--max-batch", str(hi)]
-    for flag, value in (("--workspace", options.workspace_mib), ("--dla", options.dla_core),
-                        ("--timing-cache", options.timing_cache)):
-        if value is not None:
-            args += [flag, str(value)]
-    return " ".join(shlex.quote(a) for a in args)
+    return export_command(os.path.basename(os.fspath(onnx_path)), precision=options.precision,
+                          max_batch=hi if hi != lo else None,
+                          extra=[("--workspace", options.workspace_mib),
+                                 ("--dla", options.dla_core),
+                                 ("--timing-cache", options.timing_cache)])
 
 
 def missing_tensorrt_message(onnx_path, options=None):
@@ -138,7 +131,7 @@ def build_engine(onnx_path, engine_path, options=None, spec=None, cuda=None, mem
         options: :class:`BuildOptions`.
         spec: the DetectorSpec for the sidecar when the ONNX carries none in its metadata (its
             own, e.g. precision fp16 in ``model.fp16.onnx``, is preferred when readable).
-        cuda: device-memory layer (None = :func:`ssd_edge.runtime.cuda_mem.load_device_memory`).
+        cuda: device-memory layer (None = :func:`ssd_edge.accel.cuda_mem.load_device_memory`).
         meminfo: ``/proc/meminfo`` to judge RAM + swap by (None = this machine's); a warning is
             logged when an engine build may be OOM-killed (:mod:`ssd_edge.export.build_memory`).
 
@@ -150,7 +143,7 @@ def build_engine(onnx_path, engine_path, options=None, spec=None, cuda=None, mem
     options = options or BuildOptions()
     trt = trt_compat.import_tensorrt()
     if cuda is None:
-        from ..runtime.cuda_mem import load_device_memory
+        from ..accel.cuda_mem import load_device_memory
         cuda = load_device_memory()
     gpu = cuda.device_info()
     onnx_path, engine_path = os.fspath(onnx_path), os.fspath(engine_path)
@@ -169,7 +162,7 @@ def build_engine(onnx_path, engine_path, options=None, spec=None, cuda=None, mem
     sidecar = _sidecar(trt, gpu, onnx_path, engine_path, options, summary, spec, io, batch)
     write_sidecar(engine_path, sidecar)
     LOG.info("built %s in %.1f s (%s)", engine_path, seconds, "; ".join(notes))
-    return EngineInfo(engine_path, sidecar_path(engine_path), sidecar, seconds, tuple(notes))
+    return EngineInfo(engine_path, engine_sidecar_path(engine_path), sidecar, seconds, tuple(notes))
 
 
 def engine_path_for(onnx_path, precision):
@@ -232,7 +225,7 @@ class _EchoProgress(logging.Filter):
 def engine_matches_machine(sidecar, onnx_sha=None):
     """``(ok, reason)``: can this machine's TensorRT and GPU load the engine in ``sidecar``?"""
     try:
-        from ..runtime.cuda_mem import load_device_memory
+        from ..accel.cuda_mem import load_device_memory
         trt = trt_compat.import_tensorrt()
         gpu = load_device_memory().device_info()
     except SsdEdgeError as e:

@@ -1,6 +1,6 @@
 """The steps of :func:`ssd_edge.export.tensorrt.build_engine`, one function per builder setting.
 
-Each step asks :mod:`ssd_edge.runtime.trt_compat` what this TensorRT has and records what it did
+Each step asks :mod:`ssd_edge.accel.trt_compat` what this TensorRT has and records what it did
 in ``notes`` (shown in the build summary). A setting the user asked for that this TensorRT or
 GPU cannot honour is an :class:`SsdEdgeError` saying so, never a silent skip.
 """
@@ -8,9 +8,10 @@ import contextlib
 import logging
 import os
 
+from ..contract import NMS_ONNX_OP, NMS_PLUGIN_OP, nms_variant
 from ..errors import SsdEdgeError
 from ..fileio import atomic_write_bytes
-from ..runtime import trt_compat
+from ..accel import trt_compat
 from .build_memory import is_small_board
 from .calibrator import load_calibration_data, make_calibrator, make_progress_monitor
 
@@ -33,8 +34,8 @@ def summarize_onnx(data):
         model = onnx.load_from_string(data)
     except Exception:  # noqa: BLE001  (onnx missing, or garbage: the parser will say more)
         qdq = b"QuantizeLinear" in data
-        return {"qdq": qdq, "fp16": None, "nms": _nms_variant(
-            {op for op in ("EfficientNMS_TRT", "NonMaxSuppression") if op.encode() in data}),
+        return {"qdq": qdq, "fp16": None, "nms": nms_variant(
+            op for op in (NMS_PLUGIN_OP, NMS_ONNX_OP) if op.encode() in data),
             "spec": None}
     from .metadata import get_spec
     ops = {n.op_type for n in model.graph.node}
@@ -44,11 +45,7 @@ def summarize_onnx(data):
         LOG.warning("ignoring the ONNX's spec metadata: %s", e)
         spec = None
     fp16 = any(t.data_type == onnx.TensorProto.FLOAT16 for t in model.graph.initializer)
-    return {"qdq": "QuantizeLinear" in ops, "fp16": fp16, "nms": _nms_variant(ops), "spec": spec}
-
-
-def _nms_variant(ops):
-    return "trt" if "EfficientNMS_TRT" in ops else "onnx" if "NonMaxSuppression" in ops else "none"
+    return {"qdq": "QuantizeLinear" in ops, "fp16": fp16, "nms": nms_variant(ops), "spec": spec}
 
 
 @contextlib.contextmanager

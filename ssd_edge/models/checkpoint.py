@@ -1,4 +1,4 @@
-"""Load and save pytorch-ssd checkpoints (DESIGN.md §3 "Checkpoints we write").
+"""Load and save pytorch-ssd checkpoints (docs/architecture.md §3 "Checkpoints we write").
 
 Loading treats the file as untrusted: ``torch.load(..., weights_only=True)`` only, so a pickle
 that would run code is refused before anything in it runs. A checkpoint is the plain state_dict
@@ -7,32 +7,26 @@ present, holds the :class:`DetectorSpec` (activation, resolution, prior levels) 
 cannot tell. Weights stored in FP16 (``save_checkpoint(..., half=True)``, half the file size)
 are cast back to FP32 on loading, so every consumer sees the same float32 state_dict.
 """
-import hashlib
 import os
 import re
 import warnings
 
+from ..contract import file_sha256
 from ..errors import SsdEdgeError
 from ..fileio import atomic_path, atomic_write_text
 from ..spec import DetectorSpec
 from . import detect, specs
-from .labels import resolve_labels
+from ..labels import resolve_labels
 
 SPEC_SUFFIX = ".spec.json"
 
 
-def sidecar_path(path):
+def spec_sidecar_path(path):
     """``<checkpoint>.spec.json`` for a checkpoint path."""
     return os.fspath(path) + SPEC_SUFFIX
 
 
-def file_sha256(path):
-    """Hex sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+sidecar_path = spec_sidecar_path   # the name earlier releases used
 
 
 def read_state_dict(path, what="checkpoint", expected="a pytorch-ssd .pth file"):
@@ -101,7 +95,7 @@ def load_checkpoint(path, labels=None, net=None, resolution=None, activation=Non
     arch = detect.detect_arch(state, net)
     if side is not None and side.arch != arch:
         raise SsdEdgeError("%s describes a %s but the weights are a %s; delete or rewrite the "
-                           "sidecar" % (sidecar_path(path), side.arch, arch))
+                           "sidecar" % (spec_sidecar_path(path), side.arch, arch))
     num_classes = detect.num_classes_of(state)
     if width_mult is None:
         width_mult = side.width_mult if side else detect.width_mult_of(arch, state)
@@ -114,7 +108,7 @@ def load_checkpoint(path, labels=None, net=None, resolution=None, activation=Non
 
 
 def _read_sidecar(path, sha):
-    side_path = sidecar_path(path)
+    side_path = spec_sidecar_path(path)
     if not os.path.isfile(side_path):
         return None
     side = DetectorSpec.load(side_path)
@@ -228,5 +222,5 @@ def save_checkpoint(model, spec, path, half=False):
     folder = os.path.dirname(os.path.abspath(path))
     atomic_write_text(os.path.join(folder, "labels.txt"), "\n".join(spec.labels) + "\n")
     written = spec.replace(source_sha256=sha)
-    written.save(sidecar_path(path))
+    written.save(spec_sidecar_path(path))
     return written

@@ -12,7 +12,7 @@ from .artifact import Artifact, open_artifact
 from .backends import BACKENDS, backend_names
 from .detector import Detector
 from .postprocess import DetectOptions
-from .preprocess import Preprocessor, check_frame
+from ..preprocess import Preprocessor, check_frame
 
 __all__ = ["Artifact", "BACKENDS", "DetectOptions", "Detector", "Preprocessor", "backend_names",
            "check_frame", "open_artifact"]

@@ -18,17 +18,27 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from ..contract import PRECISIONS, QDQ_OPS, SPEC_KEY, has_nms_outputs, require_sidecar
 from ..errors import SsdEdgeError, missing_extra
+from ..labels import model_labels as read_labels  # noqa: F401  (this module's old name)
 from ..spec import DetectorSpec
+from .backends.registry import ARTIFACT_KINDS, load_target
 from .onnxinfo import OnnxInfo, read_onnx_info
 
 log = logging.getLogger("ssd_edge.runtime")
 
-SPEC_KEY = "ssd_edge.spec"
-NMS_OUTPUTS = ("num_detections", "detection_boxes", "detection_scores", "detection_classes")
-_KINDS = {".onnx": "onnx", ".ort": "ort", ".engine": "engine", ".plan": "engine",
-          ".pth": "pth", ".pt": "pth"}
-_QDQ = frozenset(["QuantizeLinear", "DequantizeLinear"])
+
+def find_kind(path):
+    """The :class:`ArtifactKind` whose suffix or URL prefix matches ``path``, or None."""
+    name = os.fspath(path)
+    low = name.lower()
+    best, size = None, 0
+    for entry in ARTIFACT_KINDS:
+        for s in entry.suffixes:
+            hit = low.startswith(s) if entry.url else low.endswith(s)
+            if hit and len(s) > size:
+                best, size = entry, len(s)
+    return best
 
 
 @dataclass(frozen=True)
@@ -57,20 +67,21 @@ class Artifact:
 
     @property
     def has_nms(self):
-        """True when the graph's outputs are the four NMS outputs (DESIGN.md §3)."""
+        """True when the graph's outputs are the four NMS outputs (docs/architecture.md §3)."""
         if self.onnx is not None:
-            return set(NMS_OUTPUTS) <= {t.name for t in self.onnx.outputs}
+            return has_nms_outputs(t.name for t in self.onnx.outputs)
         return self.spec.output_layout == "nms"
 
 
 def artifact_kind(path):
     """Return the artifact kind from the file name, or raise naming the kinds accepted."""
-    ext = os.path.splitext(os.fspath(path))[1].lower()
-    kind = _KINDS.get(ext)
-    if kind is None:
-        raise SsdEdgeError("expected a model file ending in .onnx, .ort, .engine or .pth, got %r"
-                           % os.path.basename(os.fspath(path)))
-    return kind
+    entry = find_kind(path)
+    if entry is None:
+        accepted = [k.suffixes[0] for k in ARTIFACT_KINDS if not k.url]
+        raise SsdEdgeError("expected a model file ending in %s or %s, got %r"
+                           % (", ".join(accepted[:-1]), accepted[-1],
+                              os.path.basename(os.fspath(path))))
+    return entry.kind
 
 
 def open_artifact(path, labels=None, net=None, mean=None, std=None):
@@ -84,7 +95,8 @@ def open_artifact(path, labels=None, net=None, mean=None, std=None):
     """
     path = os.fspath(path)
     kind = artifact_kind(path)
-    if not os.path.isfile(path):
+    entry = find_kind(path)
+    if not entry.url and not os.path.isfile(path):
         raise SsdEdgeError("expected a model file at %s, got nothing there (not found); check "
                            "the path" % path)
     labels = read_labels(labels) if labels is not None else None
@@ -96,8 +108,10 @@ def open_artifact(path, labels=None, net=None, mean=None, std=None):
         meta = info.metadata
     elif kind == "ort":
         meta = _ort_metadata(path)
+    elif entry.reader is not None:
+        meta, sidecar = load_target(entry.reader)(path)
     else:
-        sidecar = read_sidecar(path)
+        sidecar = require_sidecar(path)
         # An engine built from a foreign ONNX has "spec": null; labels/net then describe it.
         meta = {SPEC_KEY: sidecar["spec"]} if sidecar["spec"] is not None else {}
     foreign = SPEC_KEY not in meta
@@ -108,44 +122,6 @@ def open_artifact(path, labels=None, net=None, mean=None, std=None):
     spec = _apply_overrides(spec, labels, net, mean, std, path, foreign)
     precision = _precision(spec, info, path, sidecar)
     return Artifact(path, kind, spec, precision, info, sidecar, None, foreign)
-
-
-def read_labels(labels):
-    """Return labels as a tuple starting with ``BACKGROUND``.
-
-    Args:
-        labels: path to a ``labels.txt`` (one name per line; pytorch-ssd's has ``BACKGROUND``
-            first, a dataset root's does not) or a sequence of names.
-    """
-    if isinstance(labels, (str, os.PathLike)):
-        from ..models.labels import read_labels as read_file   # no torch; one reader for all
-        names = list(read_file(labels))
-    else:
-        names = [str(n) for n in labels]
-    if not names:
-        raise SsdEdgeError("expected at least one class name in the labels, got none")
-    if names[0] != "BACKGROUND":
-        names.insert(0, "BACKGROUND")
-    return tuple(names)
-
-
-def read_sidecar(engine_path):
-    """Return the sidecar dict of a TensorRT plan (``<engine>.json``)."""
-    side = engine_path + ".json"
-    if not os.path.isfile(side):
-        raise SsdEdgeError("expected the sidecar %s beside the engine (written when the engine is "
-                           "built), got none; rebuild the engine with ssd-export" % side)
-    try:
-        with open(side, "r", encoding="utf-8") as f:
-            data = json.load(f)
-    except (OSError, ValueError) as e:
-        raise SsdEdgeError("cannot read engine sidecar %s: %s" % (side, e))
-    if not isinstance(data, dict) or "spec" not in data:
-        raise SsdEdgeError("expected a JSON object with a \"spec\" field in %s, got %s; rebuild "
-                           "the engine with ssd-export" % (side, type(data).__name__
-                                                           if not isinstance(data, dict)
-                                                           else "fields %s" % sorted(data)))
-    return data
 
 
 def _parse_spec(raw, path):
@@ -189,38 +165,16 @@ def _open_pth(path, labels, net, mean, std):
 def _foreign_spec(path, info, labels, net):
     """Build a spec for an ONNX model without ``ssd_edge.spec`` metadata from labels + net."""
     name = os.path.basename(path)
-    if labels is None or net is None:
-        raise SsdEdgeError(
-            "%s carries no ssd_edge spec metadata (not exported by ssd-export); expected labels "
-            "and net to describe it, got %s; pass --labels labels.txt --net NET (API: labels=, "
-            "net=) or re-export it with ssd-export" % (name, "neither" if labels is None and net
-                                                      is None else "only one"))
     try:
-        from ..models import default_spec
+        from ..models.foreign import foreign_spec   # the zoo's tables; no torch
     except ImportError as e:
         raise SsdEdgeError("describing a foreign ONNX model by --net needs the model zoo "
                            "(ssd_edge.models: %s); re-export the model with ssd-export, which "
                            "embeds its spec" % e)
-    spec = default_spec(net, list(labels))
-    changes = {}
-    if info is not None and info.inputs:
-        shape = info.inputs[0].shape
-        if len(shape) == 4 and all(isinstance(d, int) and d > 0 for d in shape[2:]):
-            # The graph's fixed input size wins over the zoo default (forks export 512, 640 …).
-            changes["input_size"] = (shape[2], shape[3])
-        if set(NMS_OUTPUTS) <= {t.name for t in info.outputs}:
-            changes["output_layout"] = "nms"
-        _check_class_count(info, labels, name)
-    return spec.replace(**changes) if changes else spec
-
-
-def _check_class_count(info, labels, name):
-    for t in info.outputs:
-        if t.name == "scores" and len(t.shape) == 3 and isinstance(t.shape[2], int):
-            if t.shape[2] != len(labels):
-                raise SsdEdgeError("%s has %d classes (scores [B, P, %d]) but the labels list %d "
-                                   "(BACKGROUND included); pass the labels.txt it was trained "
-                                   "with" % (name, t.shape[2], t.shape[2], len(labels)))
+    if info is None:
+        return foreign_spec(name, labels, net)
+    return foreign_spec(name, labels, net, info.inputs[0].shape if info.inputs else None,
+                        {t.name: t.shape for t in info.outputs})
 
 
 def _apply_overrides(spec, labels, net, mean, std, path, foreign):
@@ -249,11 +203,11 @@ def _apply_overrides(spec, labels, net, mean, std, path, foreign):
 
 def _precision(spec, info, path, sidecar):
     """The artifact's precision: the spec's unless the graph or file name says more."""
-    if sidecar is not None and sidecar.get("precision") in ("fp32", "fp16", "int8"):
+    if sidecar is not None and sidecar.get("precision") in PRECISIONS:
         return sidecar["precision"]
     if spec.precision != "fp32":
         return spec.precision
-    if info is not None and info.op_types & _QDQ:
+    if info is not None and info.op_types & QDQ_OPS:
         return "int8"
     base = os.path.basename(path).lower()
     if ".int8." in base:

@@ -11,12 +11,14 @@ import time
 
 import numpy as np
 
+from ..contract import NMS_KEY
 from ..errors import SsdEdgeError
 from .artifact import open_artifact
 from .backends import (backend_class, check_kind, choose_backend, owns_frame_path,
                        probe_hardware)
-from .postprocess import DetectOptions, outputs_to_detections, threshold_vector
-from .preprocess import Preprocessor, check_frame
+from .postprocess import (DetectOptions, effective_nms, outputs_to_detections,
+                          threshold_vector)
+from ..preprocess import Preprocessor, check_frame
 
 log = logging.getLogger("ssd_edge.runtime")
 
@@ -31,8 +33,9 @@ class Detector:
             ``torch``); ``backend_reason`` says why ``auto`` picked it.
         precision: what the backend runs (``fp32``, ``fp16``, ``int8``).
         conf_threshold, iou_threshold, candidate_size, top_k, max_detections: post-processing
-            settings (as :func:`ssd_edge.postprocess`), adjustable at any time. With NMS in the
-            graph only the confidence filters and ``max_detections`` apply.
+            settings (as :func:`ssd_edge.postprocess`), adjustable at any time; by default the
+            model's own ``spec.nms``. With NMS in the graph only the confidence filters and
+            ``max_detections`` apply.
         classes: class names to keep (None = all); class_thresholds: ``{name: threshold}``.
         graph_nms: for a graph with NMS inside, the parameters it was exported with (its IoU,
             candidate and per-class limits are fixed; a ``conf_threshold`` below its own has no
@@ -40,9 +43,9 @@ class Detector:
         last_timings: ``{"preprocess", "inference", "postprocess"}`` in ms for the last call.
     """
 
-    def __init__(self, artifact, backend, backend_name, backend_reason="", conf_threshold=0.4,
-                 iou_threshold=0.45, candidate_size=200, top_k=-1, max_detections=200,
-                 classes=None, class_thresholds=None):
+    def __init__(self, artifact, backend, backend_name, backend_reason="", conf_threshold=None,
+                 iou_threshold=None, candidate_size=None, top_k=None, max_detections=None,
+                 classes=None, class_thresholds=None, nms=None):
         self.artifact = artifact
         self.spec = artifact.spec
         self.path = artifact.path
@@ -50,11 +53,14 @@ class Detector:
         self.backend_name = backend_name
         self.backend_reason = backend_reason
         self.precision = getattr(backend, "precision", None) or artifact.precision
-        self.conf_threshold = conf_threshold
-        self.iou_threshold = iou_threshold
-        self.candidate_size = candidate_size
-        self.top_k = top_k
-        self.max_detections = max_detections
+        settings = effective_nms(self.spec, nms, conf_threshold=conf_threshold,
+                                 iou_threshold=iou_threshold, candidate_size=candidate_size,
+                                 top_k=top_k, max_detections=max_detections)
+        self.conf_threshold = settings.conf_threshold
+        self.iou_threshold = settings.iou_threshold
+        self.candidate_size = settings.candidate_size
+        self.top_k = settings.top_k
+        self.max_detections = settings.max_detections
         self._classes = None
         self._class_thresholds = None
         self.classes = classes
@@ -67,14 +73,19 @@ class Detector:
         self.graph_nms = _graph_nms(artifact) if self._layout == "nms" else None
 
     @classmethod
-    def load(cls, path, backend="auto", conf_threshold=0.4, iou_threshold=0.45,
-             candidate_size=200, top_k=-1, max_detections=200, labels=None, mean=None, std=None,
-             net=None, threads=None, device=None, classes=None, class_thresholds=None,
-             fp16=None, cuda_graph=None, torch_compile=None):
+    def load(cls, path, backend="auto", conf_threshold=None, iou_threshold=None,
+             candidate_size=None, top_k=None, max_detections=None, labels=None, mean=None,
+             std=None, net=None, threads=None, device=None, classes=None, class_thresholds=None,
+             fp16=None, cuda_graph=None, torch_compile=None, nms=None):
         """Open ``path`` (``.onnx``, ``.ort``, ``.engine`` + sidecar, ``.pth``) on a backend.
 
         Args:
             backend: ``"auto"`` or a registered name (:data:`ssd_edge.runtime.backends.BACKENDS`).
+            conf_threshold, iou_threshold, candidate_size, top_k, max_detections: as
+                :func:`ssd_edge.postprocess`; each left None comes from ``nms`` when given, else
+                from the model's own ``spec.nms`` (pytorch-ssd's Predictor defaults for a model
+                that records none: 0.4, 0.45, 200, -1 and a 200 overall cap).
+            nms: all five at once, as a :class:`~ssd_edge.spec.NmsDefaults`.
             labels, net, mean, std: describe a foreign ONNX model without ssd_edge metadata
                 (``labels``: a labels.txt path or names; ``net``: zoo name such as ``mb1-ssd``).
             threads: CPU threads for the backend (None = its default).
@@ -101,7 +112,7 @@ class Detector:
                                % (", ".join(sorted(extra)), name))
         impl = klass(artifact, threads=threads, device=device, **extra)
         return cls(artifact, impl, name, reason, conf_threshold, iou_threshold, candidate_size,
-                   top_k, max_detections, classes, class_thresholds)
+                   top_k, max_detections, classes, class_thresholds, nms)
 
     # ------------------------------------------------------------------ settings
     @property
@@ -231,7 +242,7 @@ def _is_torch_tensor(obj):
 
 def _graph_nms(artifact):
     """The in-graph NMS parameters the exporter recorded (``ssd_edge.nms`` metadata), or {}."""
-    raw = artifact.onnx.metadata.get("ssd_edge.nms") if artifact.onnx is not None else None
+    raw = artifact.onnx.metadata.get(NMS_KEY) if artifact.onnx is not None else None
     if raw is None and artifact.sidecar is not None:
         raw = artifact.sidecar.get("nms")
     if isinstance(raw, dict):

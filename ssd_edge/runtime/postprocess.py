@@ -1,6 +1,6 @@
 """Network outputs → :class:`~ssd_edge.detections.Detections`, with class filters.
 
-Two graph layouts (DESIGN.md §3):
+Two graph layouts (docs/architecture.md §3):
 
 * ``decoded``: ``scores (B, P, C)`` and ``boxes (B, P, 4)`` → :func:`ssd_edge.postprocess`
   (pytorch-ssd's Predictor) per image;
@@ -16,14 +16,16 @@ neither survive nor take a slot of the ``max_detections`` cap, and since greedy 
 higher scores suppress lower ones, the boxes that remain are exactly those the per-class run
 would keep.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional, Tuple
 
 import numpy as np
 
+from ..contract import NMS_OUTPUTS
 from ..detections import Detections
 from ..errors import SsdEdgeError
 from ..nms import postprocess
+from ..spec import NmsDefaults
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,22 @@ class DetectOptions:
     max_detections: int
     labels: Tuple[str, ...]
     thresholds: Optional[Tuple[float, ...]] = None
+
+
+def effective_nms(spec, nms=None, **given):
+    """The post-processing settings in force: each of ``given`` (``conf_threshold``,
+    ``iou_threshold``, ``candidate_size``, ``top_k``, ``max_detections``) that is not None, else
+    ``nms``'s (a :class:`~ssd_edge.spec.NmsDefaults`), else the model's ``spec.nms``.
+
+    Returns:
+        NmsDefaults.
+    """
+    base = nms if nms is not None else spec.nms
+    if not isinstance(base, NmsDefaults):
+        raise SsdEdgeError("expected nms as an ssd_edge.spec.NmsDefaults, got %s"
+                           % type(base).__name__)
+    changes = {k: v for k, v in given.items() if v is not None}
+    return replace(base, **changes) if changes else base
 
 
 def threshold_vector(labels, conf_threshold, classes=None, class_thresholds=None):
@@ -76,16 +94,30 @@ def _class_index(index, name, labels):
     return index[name]
 
 
+def effective_thresholds(options):
+    """``(conf, thr)`` for the Predictor run under per-class thresholds.
+
+    ``thr`` is the ``(C,)`` float32 threshold vector to zero scores at or below (None when every
+    class uses ``options.conf_threshold``); ``conf`` is the threshold the Predictor then runs at,
+    the smallest finite per-class one, or None when every class is dropped (no detections).
+    The numpy and the torch (CUDA) post-processing both take their thresholds from here.
+    """
+    if options.thresholds is None:
+        return float(options.conf_threshold), None
+    thr = np.asarray(options.thresholds, np.float32)
+    fg = thr[1:]
+    if not np.isfinite(fg).any():
+        return None, thr
+    return float(fg[np.isfinite(fg)].min()), thr
+
+
 def decoded_to_detections(scores, boxes, frame_size, options):
     """One image's ``scores (P, C)`` and ``boxes (P, 4)`` → Detections in pixels of
     ``frame_size=(W, H)``."""
-    conf = options.conf_threshold
-    if options.thresholds is not None:
-        thr = np.asarray(options.thresholds, np.float32)
-        fg = thr[1:]
-        if not np.isfinite(fg).any():
-            return Detections.empty()
-        conf = float(fg[np.isfinite(fg)].min())
+    conf, thr = effective_thresholds(options)
+    if conf is None:
+        return Detections.empty()
+    if thr is not None:
         scores = np.where(scores > thr, scores, np.float32(0))
         # A zeroed score is <= conf (conf >= 0), so it never passes the Predictor's test.
     return postprocess(scores, boxes, frame_size=frame_size, conf_threshold=conf,
@@ -132,8 +164,7 @@ def outputs_to_detections(outputs, frame_sizes, options, layout):
         layout: ``"decoded"`` or ``"nms"``.
     """
     if layout == "nms":
-        num, b, s, c = (outputs[k] for k in ("num_detections", "detection_boxes",
-                                             "detection_scores", "detection_classes"))
+        num, b, s, c = (outputs[k] for k in NMS_OUTPUTS)
         return [nms_to_detections(num[i], b[i], s[i], c[i], size, options)
                 for i, size in enumerate(frame_sizes)]
     scores, boxes = split_decoded(outputs)

@@ -22,12 +22,16 @@ import numpy as np
 
 from ..detections import Detections
 from ..nms import _EPS, postprocess as numpy_postprocess
+from ..spec import NmsDefaults
+
+_NMS = NmsDefaults()
 
 _NONE = -(2 ** 63)          # key of a score that is not a candidate
 
 
-def postprocess_batch(scores, boxes, frame_sizes=None, conf_threshold=0.4, iou_threshold=0.45,
-                      candidate_size=200, top_k=-1, max_detections=200, labels=None,
+def postprocess_batch(scores, boxes, frame_sizes=None, conf_threshold=_NMS.conf_threshold,
+                      iou_threshold=_NMS.iou_threshold, candidate_size=_NMS.candidate_size,
+                      top_k=_NMS.top_k, max_detections=_NMS.max_detections, labels=None,
                       method="hard", sigma=0.5, class_agnostic=False):
     """:func:`ssd_edge.postprocess` for a batch of torch tensors, on their device.
 
@@ -77,13 +81,11 @@ def postprocess_options(scores, boxes, frame_sizes, options):
     """``ssd_edge.runtime.postprocess.decoded_to_detections`` for a batch on the device:
     per-class thresholds and the class allow-list (``options.thresholds``) included."""
     import torch
-    conf = options.conf_threshold
-    if options.thresholds is not None:
-        thr = np.asarray(options.thresholds, np.float32)
-        fg = thr[1:]
-        if not np.isfinite(fg).any():
-            return [Detections.empty() for _ in range(scores.shape[0])]
-        conf = float(fg[np.isfinite(fg)].min())
+    from .postprocess import effective_thresholds
+    conf, thr = effective_thresholds(options)
+    if conf is None:
+        return [Detections.empty() for _ in range(scores.shape[0])]
+    if thr is not None:
         t = torch.from_numpy(thr).to(scores.device)
         scores = torch.where(scores.float() > t, scores.float(), torch.zeros((), device=t.device))
     return postprocess_batch(scores, boxes, frame_sizes, conf_threshold=conf,

@@ -44,7 +44,7 @@ class ModelDetector:
     runtime does for a ``.pth``: the same pre-processing and ``ssd_edge.postprocess``)."""
 
     def __init__(self, net, spec, device, conf_threshold=0.01):
-        from ..runtime.preprocess import Preprocessor
+        from ..preprocess import Preprocessor
         self.net, self.spec, self.device = net, spec, device
         self.pre = Preprocessor(spec)
         self.conf_threshold = conf_threshold
@@ -56,8 +56,9 @@ class ModelDetector:
             scores, boxes = self.net(x)
         return postprocess(scores[0].float().cpu().numpy(), boxes[0].float().cpu().numpy(),
                            frame_size=(image.shape[1], image.shape[0]),
-                           conf_threshold=self.conf_threshold, iou_threshold=0.45,
-                           candidate_size=200, labels=self.spec.labels)
+                           conf_threshold=self.conf_threshold,
+                           iou_threshold=self.spec.nms.iou_threshold,
+                           candidate_size=self.spec.nms.candidate_size, labels=self.spec.labels)
 
 
 def validation_loss(net, loader, criterion, device, amp):
@@ -130,16 +131,24 @@ def _progress(iterable, enabled, total, desc):
     return iterable
 
 
-def train(opts):
-    """Run training as ``opts`` says; returns a summary dict (rank 0: checkpoints, mAP...)."""
+def train(opts, evaluate=None):
+    """Run training as ``opts`` says; returns a summary dict (rank 0: checkpoints, mAP...).
+
+    ``evaluate(detector, dataset, metric, progress=False) -> {"map", "per_class"}`` scores the
+    validation set when ``opts.val_map`` is set (``ssd-train`` passes
+    :func:`ssd_edge.eval.runner.evaluate_detector`; training never imports the tools).
+    """
+    if opts.val_map and evaluate is None:
+        raise SsdEdgeError("expected an evaluate function for the validation mAP (val_map), got "
+                           "none; pass evaluate=ssd_edge.eval.runner.evaluate_detector")
     dist = Dist(opts.device)
     try:
-        return _train(opts, dist)
+        return _train(opts, dist, evaluate)
     finally:
         dist.close()
 
 
-def _train(opts, dist):
+def _train(opts, dist, evaluate=None):
     torch.manual_seed(opts.seed)
     np.random.seed(opts.seed)
     log = LOG.info if dist.main else LOG.debug
@@ -240,7 +249,7 @@ def _train(opts, dist):
         last = epoch == opts.epochs - 1 or stop
         if (epoch + 1) % opts.validation_epochs == 0 or last:
             if dist.main:
-                record.update(_validate(net, spec, opts, val_loader, val_set, criterion, device,
+                record.update(_validate(net, spec, opts, val_loader, val_set, criterion, device, evaluate,
                                         epoch, summary, log))
                 best = min(best, record["val_loss"])
                 save_train_state(os.path.join(opts.model_dir, STATE_FILE), net, optimizer,
@@ -262,14 +271,14 @@ def _train(opts, dist):
     return summary
 
 
-def _validate(net, spec, opts, val_loader, val_set, criterion, device, epoch, summary, log):
+def _validate(net, spec, opts, val_loader, val_set, criterion, device, evaluate, epoch, summary,
+              log):
     from ..models.checkpoint import save_checkpoint
 
     out = {"val_loss": validation_loss(net, val_loader, criterion, device, opts.amp)}
     net.eval()
     if opts.val_map:
-        from ..eval.runner import evaluate_detector
-        result = evaluate_detector(ModelDetector(net, spec, device), val_set, opts.val_metric,
+        result = evaluate(ModelDetector(net, spec, device), val_set, opts.val_metric,
                                    progress=False)
         out["map"] = float(result["map"])
         out["per_class"] = {k: float(v) for k, v in result["per_class"].items()}

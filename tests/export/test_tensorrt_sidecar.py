@@ -21,7 +21,7 @@ from ssd_edge.export.tensorrt import (BuildOptions, build_engine,  # noqa: E402
                                       engine_from_export, engine_matches_machine,
                                       engine_path_for, missing_tensorrt_message,
                                       target_command, tensorrt_available)
-from ssd_edge.runtime.trt_compat import feature_report  # noqa: E402
+from ssd_edge.accel.trt_compat import feature_report  # noqa: E402
 
 
 @pytest.fixture
@@ -113,7 +113,7 @@ def test_without_tensorrt_the_user_gets_the_target_command(monkeypatch, tmp_path
     assert sorted(os.listdir(tmp_path)) == ["m.onnx"]
 
 
-EXPECTED_REPORT = {   # from shared/reference/tensorrt-api-presence.md
+EXPECTED_REPORT = {   # from each release's bindings (tests/fakes/trt_presence.py)
     "8.4": dict(named_tensors=False, strongly_typed=False, explicit_batch_flag=True,
                 fp16_flag=True, int8_flag=True, calibrators=["entropy", "minmax"],
                 progress_monitor=False, memory_pool_limit=True, builder_optimization_level=False,

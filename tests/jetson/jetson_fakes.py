@@ -120,11 +120,11 @@ def jetson_modules(trt_version="8.6.2.3", cv_info=CV_JETPACK, features=True):
         "cuda.bindings": module("cuda.bindings", __version__="12.2.1"),
     }
     if not features:
-        mods["ssd_edge.runtime.trt_compat"] = ImportError("No module named 'trt_compat'")
+        mods["ssd_edge.accel.trt_compat"] = ImportError("No module named 'trt_compat'")
     else:
-        # Double of ssd_edge.runtime.trt_compat (another engineer's module): only its
+        # Double of ssd_edge.accel.trt_compat (another engineer's module): only its
         # feature_report(trt) entry point, returning a mapping of feature -> value.
-        mods["ssd_edge.runtime.trt_compat"] = module(
+        mods["ssd_edge.accel.trt_compat"] = module(
             "trt_compat", feature_report=lambda trt: {"named_tensors": True,
                                                       "strongly_typed": False, "dla_cores": 2})
     return mods

@@ -16,7 +16,7 @@ from ssd_edge.doctor.system import best_power_mode, parse_clocks
 from ssd_edge.doctor.trt import format_features
 
 ORDER = ["platform", "jetpack", "python", "numpy", "opencv", "onnxruntime", "gpu", "cuda",
-         "tensorrt", "memory", "camera", "nvpmodel", "jetson_clocks", "disk"]
+         "tensorrt", "backends", "memory", "camera", "nvpmodel", "jetson_clocks", "disk"]
 
 
 def by_check(verdicts):
@@ -151,7 +151,7 @@ def test_missing_and_crashing_commands_and_broken_imports(tmp_path, monkeypatch)
     mods = jetson_modules()
     mods["cv2"] = ImportError("numpy.core.multiarray failed to import")
     mods["onnxruntime"] = RuntimeError("illegal instruction emulation")
-    mods["ssd_edge.runtime.trt_compat"] = module("trt_compat", feature_report=lambda trt: 1 / 0)
+    mods["ssd_edge.accel.trt_compat"] = module("trt_compat", feature_report=lambda trt: 1 / 0)
     v = by_check(run_checks(orin_env(make_orin_root(tmp_path), runner=runner, modules=mods)))
     assert v["nvpmodel"].status == "warn" and "not found" in v["nvpmodel"].finding
     assert v["jetson_clocks"].status == "warn"
@@ -261,7 +261,7 @@ def test_parsers_of_tool_output():
 @pytest.mark.parametrize("version,flavour", [("8.5", "bindings"), ("10.3", "bindings"),
                                              ("8.5", "pycuda")])
 def test_doctor_with_the_shared_tensorrt_and_cuda_doubles(monkeypatch, version, flavour):
-    """The real ssd_edge.runtime.trt_compat probes run against tests/fakes' TensorRT double."""
+    """The real ssd_edge.accel.trt_compat probes run against tests/fakes' TensorRT double."""
     import importlib
     import sys
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -28,26 +28,16 @@ def tiny(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_int8(tiny, tmp_path_factory):
-    """A QDQ INT8 copy of the tiny model, calibrated on test frames (onnxruntime.quantization)."""
+    """The tiny model's INT8 file as ``ssd-export --int8`` writes it: the exporter's own QDQ pass
+    (:func:`ssd_edge.export.int8.to_int8`), calibrated on test frames through the spec's
+    pre-processing."""
     pytest.importorskip("onnxruntime")
-    from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType,
-                                          quantize_static)
-    from ssd_edge.runtime.preprocess import Preprocessor
-    pre = Preprocessor(tiny["spec"])
-    batches = [{"input_0": pre([f])} for f in make_frames(8, seed=1)]
-
-    class Reader(CalibrationDataReader):
-        def __init__(self):
-            self.it = iter(batches)
-
-        def get_next(self):
-            return next(self.it, None)
-
+    int8 = pytest.importorskip("ssd_edge.export.int8", reason="needs the export package")
+    from ssd_edge.export.metadata import load_onnx, save_onnx
+    from ssd_edge.preprocess import Preprocessor
+    images = Preprocessor(tiny["spec"])(make_frames(8, seed=1))
     out = str(tmp_path_factory.mktemp("int8") / "tiny.int8.onnx")
-    quantize_static(tiny["onnx"], out, Reader(), quant_format=QuantFormat.QDQ,
-                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
-                    per_channel=True, extra_options={"ActivationSymmetric": True,
-                                                     "WeightSymmetric": True})
+    save_onnx(int8.to_int8(load_onnx(tiny["onnx"]), images, progress=False), out)
     return out
 
 

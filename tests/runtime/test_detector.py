@@ -245,3 +245,29 @@ def test_owns_frame_path_false_means_tensor_path(tiny, frames):
             Detector.load(tiny["onnx"], backend="ort", conf_threshold=0.3) as ref:
         assert_same(d(frames[0]), ref(frames[0]))
         assert d.last_timings["preprocess"] > 0
+
+
+def test_post_processing_defaults_come_from_the_spec(tiny, frames, tmp_path):
+    onnx = pytest.importorskip("onnx")
+    from ssd_edge.export.metadata import set_spec
+    from ssd_edge.spec import NmsDefaults
+    own = NmsDefaults(conf_threshold=0.55, iou_threshold=0.3, candidate_size=50, top_k=2,
+                      max_detections=3)
+    model = onnx.load(tiny["onnx"])
+    set_spec(model, tiny["spec"].replace(nms=own))
+    path = str(tmp_path / "own-nms.onnx")
+    onnx.save(model, path)
+    with Detector.load(path, backend="ort") as det:
+        assert (det.conf_threshold, det.iou_threshold, det.candidate_size, det.top_k,
+                det.max_detections) == (0.55, 0.3, 50, 2, 3)
+        want = reference_detections(path, tiny["spec"], frames[0], 0.55, iou_threshold=0.3,
+                                    candidate_size=50, top_k=2, max_detections=3)
+        assert_same(det(frames[0]), want)
+    with Detector.load(path, backend="ort", conf_threshold=0.2) as det:   # one given: it wins
+        assert (det.conf_threshold, det.iou_threshold, det.top_k) == (0.2, 0.3, 2)
+    options = NmsDefaults(conf_threshold=0.35, iou_threshold=0.5, top_k=-1, max_detections=-1)
+    with Detector.load(path, backend="ort", nms=options, iou_threshold=0.6) as det:
+        assert (det.conf_threshold, det.iou_threshold, det.candidate_size,
+                det.max_detections) == (0.35, 0.6, 200, -1)
+    with pytest.raises(SsdEdgeError, match="expected nms as an ssd_edge.spec.NmsDefaults"):
+        Detector.load(path, backend="ort", nms={"conf_threshold": 0.3})

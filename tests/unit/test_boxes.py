@@ -27,3 +27,17 @@ def test_encode_decode_inverse_with_variances():
     np.testing.assert_allclose(dec[:, :2], loc[:, :2] * 0.1 * priors[:, 2:] + priors[:, :2], rtol=1e-6)
     np.testing.assert_allclose(dec[:, 2:], np.exp(loc[:, 2:] * 0.2) * priors[:, 2:], rtol=1e-6)
     np.testing.assert_allclose(boxes.encode(dec, priors, 0.1, 0.2), loc, atol=1e-4)
+
+
+def test_detections_refuse_arrays_of_the_wrong_shape_instead_of_reshaping():
+    import numpy as np
+    import pytest
+    from ssd_edge.detections import Detections
+    with pytest.raises(ValueError, match=r"boxes of shape \(N, 4\), got \(2, 2\)"):
+        Detections(np.zeros((2, 2)), np.zeros(1), np.zeros(1))
+    with pytest.raises(ValueError, match=r"scores of shape \(N\), got \(1, 1\)"):
+        Detections(np.zeros((1, 4)), np.zeros((1, 1)), np.zeros(1))
+    with pytest.raises(ValueError, match=r"boxes of shape \(N, 4\), got \(4,\)"):
+        Detections(np.zeros(4), np.zeros(1), np.zeros(1))
+    empty = Detections(np.zeros(0), [], [])
+    assert empty.boxes.shape == (0, 4) and len(empty) == 0

@@ -1,6 +1,6 @@
 """Inference backends, registered by name; listing them imports nothing.
 
-The backend contract (DESIGN.md §5), for anyone adding one:
+The backend contract (docs/architecture.md §5), for anyone adding one:
 
 * one class per file, constructed as ``Class(artifact, threads=None, device=None)`` where
   ``artifact`` is a :class:`ssd_edge.runtime.artifact.Artifact` (path, kind, spec, precision,
@@ -53,10 +53,9 @@ def is_installed(name):
 
 
 def _missing(name, package, extra):
-    if name == "trt":
-        # TensorRT is not on PyPI as an ssd-edge extra: JetPack or NVIDIA's packages provide it.
-        from ..trt_compat import TENSORRT_MISSING
-        return SsdEdgeError(TENSORRT_MISSING)
+    record = REGISTRY[name]
+    if record.missing:
+        return SsdEdgeError(record.missing)
     return missing_extra(package, extra)
 
 

@@ -1,11 +1,15 @@
-"""One record per inference backend; listing or probing them imports no backend package.
+"""One record per inference backend and per artifact kind; listing them imports no backend package.
 
 Adding a backend is one new file in this package (its class) plus one :class:`BackendRecord`
-in :data:`RECORDS`. Everything else — ``backend="auto"``'s candidates, the CLIs' ``--backend``
+in :data:`RECORDS` (and, for a new kind of model file, one :class:`ArtifactKind` in
+:data:`ARTIFACT_KINDS`). Everything else — ``backend="auto"``'s candidates, the CLIs' ``--backend``
 choices, ``ssd-doctor``, ``ssd-bench``, the conformance test — reads this table.
 """
+import importlib
 from dataclasses import dataclass
-from typing import Dict, Tuple
+from typing import Any, Dict, Optional, Tuple
+
+from ...accel.trt_compat import TENSORRT_MISSING
 
 
 @dataclass(frozen=True)
@@ -23,6 +27,8 @@ class BackendRecord:
             its ``owns_frame_path`` attribute.
         cpu_auto: True when ``backend="auto"`` may pick it for an ONNX file on a CPU (the
             order of :data:`RECORDS` is the order of preference).
+        missing: the error line when ``package`` is absent and no pip extra installs it
+            (TensorRT comes with JetPack or NVIDIA's packages); None = "install the extra".
     """
 
     name: str
@@ -32,6 +38,7 @@ class BackendRecord:
     kinds: Tuple[str, ...]
     frame_path: bool = False
     cpu_auto: bool = False
+    missing: Optional[str] = None
 
     def __post_init__(self):
         module, sep, cls = self.target.partition(":")
@@ -44,7 +51,7 @@ class BackendRecord:
 #: The registered backends, in the order ``ssd-doctor`` lists them and ``auto`` prefers them.
 RECORDS = (
     BackendRecord("trt", "ssd_edge.runtime.backends.trt:TrtBackend", "tensorrt", "trt",
-                  ("engine", "onnx")),
+                  ("engine", "onnx"), missing=TENSORRT_MISSING),
     BackendRecord("ort", "ssd_edge.runtime.backends.ort:OrtBackend", "onnxruntime", "ort",
                   ("onnx", "ort"), cpu_auto=True),
     BackendRecord("openvino", "ssd_edge.runtime.backends.openvino:OpenVINOBackend", "openvino",
@@ -67,3 +74,42 @@ def owns_frame_path(backend) -> bool:
     """
     return bool(getattr(backend, "owns_frame_path", False)) and \
         callable(getattr(backend, "detect_batch", None))
+
+
+@dataclass(frozen=True)
+class ArtifactKind:
+    """One kind of model file, recognised by its name (:func:`ssd_edge.runtime.artifact.find_kind`).
+
+    Attributes:
+        kind: the name :attr:`BackendRecord.kinds` lists (``"onnx"``, ``"engine"`` …).
+        suffixes: lower-case endings (``".onnx"``, ``".ncnn.param"``) or, with ``url``, address
+            prefixes (``"triton://"``); the longest match wins.
+        url: True when the "path" is an address, not a local file (no existence check).
+        reader: ``"module:function"`` reading the spec of this kind:
+            ``function(path) -> ({SPEC_KEY: json} or {}, sidecar dict or None)``; None for the
+            built-in kinds, which :func:`ssd_edge.runtime.artifact.open_artifact` reads itself.
+    """
+
+    kind: str
+    suffixes: Tuple[str, ...]
+    url: bool = False
+    reader: Optional[str] = None
+
+    def __post_init__(self):
+        if not self.suffixes or any(s != s.lower() for s in self.suffixes):
+            raise ValueError("expected lower-case suffixes for artifact kind %s" % self.kind)
+
+
+#: The artifact kinds, by file name; the order is the one error messages list them in.
+ARTIFACT_KINDS = (
+    ArtifactKind("onnx", (".onnx",)),
+    ArtifactKind("ort", (".ort",)),
+    ArtifactKind("engine", (".engine", ".plan")),
+    ArtifactKind("pth", (".pth", ".pt")),
+)
+
+
+def load_target(target: str) -> Any:
+    """Import ``"module:name"`` and return the object (a backend class, a spec reader)."""
+    module_name, _, name = target.partition(":")
+    return getattr(importlib.import_module(module_name), name)

@@ -1,8 +1,8 @@
 """TensorRT backend: a ``.engine`` with its sidecar, or an ``.onnx`` built into one on first use.
 
-I/O by feature detection (:mod:`ssd_edge.runtime.trt_compat`): named tensors with
+I/O by feature detection (:mod:`ssd_edge.accel.trt_compat`): named tensors with
 ``execute_async_v3`` where the engine has them (8.5+), else the binding-index API with
-``execute_async_v2`` (8.4, JetPack 5.0.2). Device memory via :mod:`ssd_edge.runtime.cuda_mem`
+``execute_async_v2`` (8.4, JetPack 5.0.2). Device memory via :mod:`ssd_edge.accel.cuda_mem`
 (cuda-python, else pycuda): one stream, pinned host buffers sized for the largest batch of the
 engine's profile, asynchronous copies, one synchronize per call.
 
@@ -21,13 +21,13 @@ import os
 import numpy as np
 
 from ...errors import SsdEdgeError
-from .. import trt_compat
+from ...accel import trt_compat
 
 LOG = logging.getLogger("ssd_edge.tensorrt")
 
 
 class TrtBackend:
-    """Run a TensorRT engine behind the backend contract (DESIGN.md §5).
+    """Run a TensorRT engine behind the backend contract (docs/architecture.md §5).
 
     Args:
         artifact: an :class:`ssd_edge.runtime.artifact.Artifact` or a path (``.engine`` /
@@ -38,7 +38,7 @@ class TrtBackend:
         build_options: :class:`ssd_edge.export.tensorrt.BuildOptions` for an ONNX (None = the
             artifact's precision and NMS variant, the ONNX's own batch).
         cache_dir: where engines built from an ONNX are kept (None = ``trt_engines`` beside it).
-        cuda: device-memory layer (None = :func:`~ssd_edge.runtime.cuda_mem.load_device_memory`).
+        cuda: device-memory layer (None = :func:`~ssd_edge.accel.cuda_mem.load_device_memory`).
 
     Attributes:
         inputs, outputs: tensor names. ``batch_size`` (static engines) / ``max_batch``.
@@ -47,7 +47,7 @@ class TrtBackend:
 
     def __init__(self, artifact, threads=None, device=None, build_options=None, cache_dir=None,
                  cuda=None):
-        from ..cuda_mem import load_device_memory
+        from ...accel.cuda_mem import load_device_memory
         self._trt = trt_compat.import_tensorrt()
         self._cuda = cuda if cuda is not None else load_device_memory()
         self._buffers, self._stream, self.context, self.engine = {}, None, None, None
@@ -72,7 +72,7 @@ class TrtBackend:
         with open(path, "rb") as f:
             engine = runtime.deserialize_cuda_engine(f.read())
         if engine is None:   # TensorRT returns None rather than raising
-            from ...export.engine_sidecar import rebuild_command
+            from ...contract import rebuild_command
             raise SsdEdgeError("TensorRT %s could not load %s (%s); rebuild it here with: %s"
                                % (trt_compat.tensorrt_version(trt), path,
                                   " | ".join(logger.take_errors()[-2:]) or "no reason logged",
@@ -213,7 +213,7 @@ def _machine(trt, gpu):
 
 
 def _checked_sidecar(trt, gpu, path):
-    from ...export.engine_sidecar import engine_matches, file_sha256, read_sidecar
+    from ...contract import engine_matches, file_sha256, read_sidecar
     if not os.path.isfile(path):
         raise SsdEdgeError("expected a TensorRT engine at %s, got no file" % path)
     sidecar = read_sidecar(path)
@@ -230,7 +230,7 @@ def _checked_sidecar(trt, gpu, path):
 
 def _engine_for_onnx(trt, cuda, gpu, artifact, onnx_path, device, options, cache_dir):
     """The cached engine for this ONNX and machine, built now when missing or stale."""
-    from ...export.engine_sidecar import engine_matches, file_sha256, read_sidecar
+    from ...contract import engine_matches, file_sha256, read_sidecar
     from ...export.tensorrt import BuildOptions, build_engine
     options = options or BuildOptions(precision=getattr(artifact, "precision", None) or "fp32")
     dla = _dla_core(device)
@@ -268,3 +268,18 @@ def _dla_core(device):
         return int(dev[4:])
     raise SsdEdgeError("expected device None, 'cuda', 'cuda:0' or 'dla:N' for TensorRT, got %r"
                        % (device,))
+
+
+def run_engine(engine_path, inputs):
+    """Run ``inputs (N, 3, H, W) float32`` one image at a time; output name → stacked arrays."""
+    backend = TrtBackend(engine_path)
+    try:
+        outs = {}
+        for x in inputs:
+            feed = x[None] if backend.batch_size in (None, 1) else np.repeat(
+                x[None], backend.batch_size, 0)
+            for name, value in backend({backend.inputs[0]: feed}).items():
+                outs.setdefault(name, []).append(value[0])
+    finally:
+        backend.close()
+    return {n: np.stack(v) for n, v in outs.items()}
