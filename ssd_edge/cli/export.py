@@ -31,7 +31,9 @@ def build_parser():
                    "bundled shapes model, exported into the current folder)")
     p.add_argument("--labels", help="labels.txt (BACKGROUND first), as pytorch-ssd writes it")
     p.add_argument("--net", help="architecture when it cannot be read from the file (e.g. mb1-ssd)")
-    p.add_argument("--resolution", type=int, help="square input size (default: the checkpoint sidecar's, else 300)")
+    p.add_argument("--resolution", help="input size N or WxH: N means NxN, and N x 3N/4 for the "
+                   "UltraFace nets (320 -> 320x240); default: the checkpoint sidecar's, else the "
+                   "net's own (300; UltraFace 320x240)")
     p.add_argument("--activation", choices=["relu6", "relu"],
                    help="mb2-ssd-lite backbone activation (default relu6, as the published weights)")
     out = p.add_mutually_exclusive_group()
@@ -147,8 +149,9 @@ def main(argv=None):
     source = load_source(a)
     options = options_from_args(a, output=source.stem + ".onnx")
     echo = (lambda *_: None) if a.quiet else (lambda s: print(s, flush=True))
-    echo("exporting %s (%s, %d classes, %dx%d)" % (a.model, source.spec.arch,
-                                                  source.spec.num_classes, *source.spec.input_size))
+    echo("exporting %s (%s, %d classes, %dx%d WxH)" % (a.model, source.spec.arch,
+                                                      source.spec.num_classes,
+                                                      *source.spec.frame_size))
     arts = run_export(source, options, echo)
     if a.deepstream:
         from ..export.deepstream import write_deepstream

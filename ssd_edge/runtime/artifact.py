@@ -73,7 +73,7 @@ def artifact_kind(path):
     return kind
 
 
-def open_artifact(path, labels=None, net=None, mean=None, std=None):
+def open_artifact(path, labels=None, net=None, mean=None, std=None, resolution=None):
     """Read ``path``'s spec and metadata; see the module docstring for where each kind keeps it.
 
     Args:
@@ -81,6 +81,7 @@ def open_artifact(path, labels=None, net=None, mean=None, std=None):
             when missing) — required for a foreign ONNX model, else a rename of the same count.
         net: zoo architecture name (``mb1-ssd`` …) for a foreign ONNX model or a ``.pth``.
         mean, std: per-channel normalisation overriding the spec's (3 floats, 0..255 scale).
+        resolution: input size of a ``.pth`` (``N`` or ``"WxH"``); other files fix their own.
     """
     path = os.fspath(path)
     kind = artifact_kind(path)
@@ -89,7 +90,10 @@ def open_artifact(path, labels=None, net=None, mean=None, std=None):
                            "the path" % path)
     labels = read_labels(labels) if labels is not None else None
     if kind == "pth":
-        return _open_pth(path, labels, net, mean, std)
+        return _open_pth(path, labels, net, mean, std, resolution)
+    if resolution is not None:
+        raise SsdEdgeError("expected no resolution for %s: an exported file fixes its input size "
+                           "(re-export the checkpoint with --resolution)" % os.path.basename(path))
     info, sidecar, meta = None, None, {}
     if kind == "onnx":
         info = read_onnx_info(path)
@@ -170,7 +174,7 @@ def _ort_metadata(path):
     return dict(sess.get_modelmeta().custom_metadata_map)
 
 
-def _open_pth(path, labels, net, mean, std):
+def _open_pth(path, labels, net, mean, std, resolution=None):
     try:
         import torch  # noqa: F401  (the zoo imports it lazily; fail here with the extra's name)
     except ImportError:
@@ -180,7 +184,8 @@ def _open_pth(path, labels, net, mean, std):
     except ImportError as e:
         raise SsdEdgeError("loading a .pth needs the model zoo (ssd_edge.models), which this "
                            "installation lacks (%s); export the model to ONNX instead" % e)
-    model, spec = load_checkpoint(path, labels=list(labels) if labels else None, net=net)
+    model, spec = load_checkpoint(path, labels=list(labels) if labels else None, net=net,
+                                  resolution=resolution)
     if mean is not None or std is not None:
         spec = _apply_overrides(spec, None, None, mean, std, path, True)
     return Artifact(path, "pth", spec, spec.precision, None, None, model, False)

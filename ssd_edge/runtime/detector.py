@@ -71,7 +71,7 @@ class Detector:
     def load(cls, path, backend="auto", conf_threshold=0.4, iou_threshold=0.45,
              candidate_size=200, top_k=-1, max_detections=200, labels=None, mean=None, std=None,
              net=None, threads=None, device=None, classes=None, class_thresholds=None,
-             fp16=None, cuda_graph=None, torch_compile=None):
+             fp16=None, cuda_graph=None, torch_compile=None, resolution=None):
         """Open ``path`` (``.onnx``, ``.ort``, ``.engine`` + sidecar, ``.pth``) on a backend.
 
         Args:
@@ -85,8 +85,11 @@ class Detector:
                 graph replay, ``torch.compile``; see
                 :class:`~ssd_edge.runtime.backends.torch_backend.TorchBackend`); None = its
                 defaults. Other backends take none of them.
+            resolution: a ``.pth``'s input size (``N`` or ``"WxH"``; see
+                :func:`ssd_edge.models.load_checkpoint`) — weights do not record it.
         """
-        artifact = open_artifact(path, labels=labels, net=net, mean=mean, std=std)
+        artifact = open_artifact(path, labels=labels, net=net, mean=mean, std=std,
+                                 resolution=resolution)
         if backend in (None, "auto"):
             name, reason = choose_backend(artifact, probe_hardware())
             log.info("%s: backend %s (%s)", os.path.basename(artifact.path), name, reason)
