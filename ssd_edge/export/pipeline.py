@@ -34,6 +34,7 @@ class Source:
     stem: str                        # output path without extension
     model: object = None             # torch.nn.Module or None when starting from ONNX
     onnx_path: Optional[str] = None  # given FP32 ONNX when starting from one
+    original: Optional[str] = None   # a foreign ONNX that onnx_path is the described copy of
 
 
 def artifact_path(stem, precision="fp32", nms="none", ext="onnx"):
@@ -77,12 +78,15 @@ def run_export(source, options, echo=print):
                      % (prec0, " with NMS inside" if spec.output_layout == "nms" else "")]
         # The given graph in ONNX Runtime is the reference (not for NMS graphs: ORT cannot run
         # EfficientNMS_TRT, and the NMS outputs are not raw scores and boxes).
-        ref = (_raw(par.ort_outputs(fp32, inputs))
+        ref = (_raw(par.ort_outputs(source.original or fp32, inputs))
                if options.check and spec.output_layout != "nms" else None)
         ref_name = "the given %s ONNX in ONNX Runtime" % prec0
+        if source.original:
+            notes = ["a copy of %s describing itself (spec embedded, input %s)"
+                     % (os.path.basename(source.original), "input_0")]
     base = load_onnx(fp32)
     art = Artifact(fp32, "onnx", prec0, nms=_nms_in(base), notes=notes)
-    if options.check and source.model is not None:
+    if options.check and (source.model is not None or source.original) and ref is not None:
         art.parity = par.compare_raw(spec, ref, _raw(par.ort_outputs(fp32, inputs)))
         par.check_fp32(art.parity, fp32)
     arts.append(art)

@@ -9,8 +9,9 @@ Where the spec lives, per kind:
 * ``.pth`` / ``.pt``: :func:`ssd_edge.models.load_checkpoint` (net detected from the keys, or a
   ``<checkpoint>.spec.json`` beside it).
 
-A foreign ONNX model (pytorch-ssd's exporter, someone else's tool) has no spec; ``labels`` and
-``net`` then build one from the zoo's defaults, and ``mean``/``std`` override its normalisation.
+A foreign ONNX model (pytorch-ssd's exporter, UltraFace's published files, someone else's tool)
+has no spec; ``labels`` with ``mean``/``std`` describe one with decoded outputs, or ``labels``
+and ``net`` build one from the zoo's defaults (:mod:`ssd_edge.runtime.foreign`).
 """
 import json
 import logging
@@ -106,7 +107,7 @@ def open_artifact(path, labels=None, net=None, mean=None, std=None, resolution=N
         meta = {SPEC_KEY: sidecar["spec"]} if sidecar["spec"] is not None else {}
     foreign = SPEC_KEY not in meta
     if foreign:
-        spec = _foreign_spec(path, info, labels, net)
+        spec = _foreign_spec(path, info, labels, net, mean, std)
     else:
         spec = _parse_spec(meta[SPEC_KEY], path)
     spec = _apply_overrides(spec, labels, net, mean, std, path, foreign)
@@ -191,41 +192,21 @@ def _open_pth(path, labels, net, mean, std, resolution=None):
     return Artifact(path, "pth", spec, spec.precision, None, None, model, False)
 
 
-def _foreign_spec(path, info, labels, net):
-    """Build a spec for an ONNX model without ``ssd_edge.spec`` metadata from labels + net."""
+def _foreign_spec(path, info, labels, net, mean, std):
+    """Build a spec for an ONNX model without ``ssd_edge.spec`` metadata."""
+    from .foreign import foreign_spec
     name = os.path.basename(path)
-    if labels is None or net is None:
-        raise SsdEdgeError(
-            "%s carries no ssd_edge spec metadata (not exported by ssd-export); expected labels "
-            "and net to describe it, got %s; pass --labels labels.txt --net NET (API: labels=, "
-            "net=) or re-export it with ssd-export" % (name, "neither" if labels is None and net
-                                                      is None else "only one"))
-    try:
+    if info is None:
+        # An engine built from a foreign ONNX: its sidecar has "spec": null and no graph to read.
+        if labels is None or net is None:
+            raise SsdEdgeError("%s was built from an ONNX without ssd_edge metadata; expected "
+                               "labels and net to describe it, got %s; pass --labels labels.txt "
+                               "--net NET or rebuild it from an ssd-export ONNX"
+                               % (name, "neither" if labels is None and net is None
+                                  else "only one"))
         from ..models import default_spec
-    except ImportError as e:
-        raise SsdEdgeError("describing a foreign ONNX model by --net needs the model zoo "
-                           "(ssd_edge.models: %s); re-export the model with ssd-export, which "
-                           "embeds its spec" % e)
-    spec = default_spec(net, list(labels))
-    changes = {}
-    if info is not None and info.inputs:
-        shape = info.inputs[0].shape
-        if len(shape) == 4 and all(isinstance(d, int) and d > 0 for d in shape[2:]):
-            # The graph's fixed input size wins over the zoo default (forks export 512, 640 …).
-            changes["input_size"] = (shape[2], shape[3])
-        if set(NMS_OUTPUTS) <= {t.name for t in info.outputs}:
-            changes["output_layout"] = "nms"
-        _check_class_count(info, labels, name)
-    return spec.replace(**changes) if changes else spec
-
-
-def _check_class_count(info, labels, name):
-    for t in info.outputs:
-        if t.name == "scores" and len(t.shape) == 3 and isinstance(t.shape[2], int):
-            if t.shape[2] != len(labels):
-                raise SsdEdgeError("%s has %d classes (scores [B, P, %d]) but the labels list %d "
-                                   "(BACKGROUND included); pass the labels.txt it was trained "
-                                   "with" % (name, t.shape[2], t.shape[2], len(labels)))
+        return default_spec(net, list(labels))
+    return foreign_spec(name, info, labels, net, mean, std)
 
 
 def _apply_overrides(spec, labels, net, mean, std, path, foreign):

@@ -6,8 +6,7 @@ import os
 import cv2
 import pytest
 
-from conftest import ULTRAFACE, need_real
-from facematch import as_rows, mismatch
+from realdata import as_rows, mismatch, need_real
 
 pytest.importorskip("torch")
 pytest.importorskip("onnx")

@@ -1,5 +1,24 @@
-"""Compare detections with UltraFace's Predictor's recorded ones (one image at a time)."""
+"""Real models and photos from ``../shared/real`` (tests skip without it), and how detections are
+compared with UltraFace's Predictor's recorded ones."""
+import os
+
 import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REAL = os.path.join(os.path.dirname(ROOT), "shared", "real")
+ULTRAFACE = os.path.join(REAL, "models", "ultraface")
+REFERENCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ultraface_reference.json")
+
+
+def need_real(*parts):
+    """Return the path under ../shared/real, or skip the test naming what is missing."""
+    path = os.path.join(REAL, *parts)
+    if not os.path.exists(path):
+        pytest.skip("real models/photos not available: %s is absent (a clone without "
+                    "../shared/real)" % path)
+    return path
+
 
 BOX_TOL = 0.5      # pixels
 SCORE_TOL = 1e-4
