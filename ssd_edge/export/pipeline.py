@@ -122,6 +122,17 @@ def run_export(source, options, echo=print):
     return arts
 
 
+def _graph_priors(model):
+    """P of the graph's ``scores [B, P, C]`` output (a foreign model's spec has no priors)."""
+    for out in model.graph.output:
+        if out.name == "scores":
+            dims = out.type.tensor_type.shape.dim
+            if len(dims) == 3 and dims[1].dim_value > 0:
+                return int(dims[1].dim_value)
+    raise SsdEdgeError("expected a 'scores' output [B, P, C] with a fixed P to put NMS in the "
+                       "graph, got none")
+
+
 def _raw(outs):
     return outs["scores"], outs["boxes"]
 
@@ -176,7 +187,8 @@ def _nms_artifacts(source, spec, models, ref, inputs, options):
         m = copy.deepcopy(proto)
         path = artifact_path(source.stem, prec, options.nms)
         if options.nms == "onnx":
-            add_onnx_nms(m, spec.num_priors, spec.num_classes, options.conf_threshold,
+            add_onnx_nms(m, spec.num_priors or _graph_priors(m), spec.num_classes,
+                         options.conf_threshold,
                          options.iou_threshold, options.candidate_size, -1, options.max_detections)
             save_onnx(m, path)
             art = Artifact(path, "onnx", prec, nms="onnx")
