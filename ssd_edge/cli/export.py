@@ -104,7 +104,10 @@ def output_stem(model_path, a):
 
 def load_source(a):
     from ..export.pipeline import Source
-    path = a.model
+    from ..runtime.registry import resolve_model
+    path, named = resolve_model(a.model)
+    if named is not None and not a.output and not a.output_dir:
+        a.output_dir = os.getcwd()          # artifacts of a named model never go to the cache
     if not os.path.exists(path):
         raise SsdEdgeError("model file %s does not exist" % path)
     if path.endswith(".onnx"):

@@ -74,6 +74,10 @@ class Detector:
              fp16=None, cuda_graph=None, torch_compile=None, resolution=None):
         """Open ``path`` (``.onnx``, ``.ort``, ``.engine`` + sidecar, ``.pth``) on a backend.
 
+        ``path`` may also be a registry name (``"ultraface-rfb-320"``, see
+        :mod:`ssd_edge.runtime.registry`): fetched into the user cache on first use. A local
+        path of the same spelling wins.
+
         Args:
             backend: ``"auto"`` or a registered name (:data:`ssd_edge.runtime.backends.BACKENDS`).
             labels, net, mean, std: describe a foreign ONNX model without ssd_edge metadata
@@ -88,6 +92,8 @@ class Detector:
             resolution: a ``.pth``'s input size (``N`` or ``"WxH"``; see
                 :func:`ssd_edge.models.load_checkpoint`) — weights do not record it.
         """
+        from .registry import resolve_model
+        path, _ = resolve_model(path)
         artifact = open_artifact(path, labels=labels, net=net, mean=mean, std=std,
                                  resolution=resolution)
         if backend in (None, "auto"):
