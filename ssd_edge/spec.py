@@ -4,40 +4,75 @@ The same frozen object builds the model, is embedded in every exported file (ONN
 ``metadata_props["ssd_edge.spec"]``, the engine sidecar, ``<checkpoint>.spec.json``) and
 configures the runtime's pre- and post-processing. Nothing downstream re-derives what it says.
 
-Sizes: ``input_size`` is ``(H, W)`` of the network input tensor.
+Sizes: ``input_size`` is ``(H, W)`` of the network input tensor; inputs need not be square
+(UltraFace runs at 320x240). Prior levels are per axis: map size ``(H, W)``, shrinkage
+``(y, x)``, and a list of minimum box sizes in input pixels.
+
+Schema history: 1 — square inputs, one ``int`` map size, one ``float`` shrinkage and one
+``min_size`` per level, ``max_size`` required. 2 — the per-axis forms above; ``max_size`` may be
+null (no ``sqrt(min * max)`` box); a spec may carry no prior levels (a foreign ONNX model whose
+outputs are already decoded). Schema 1 JSON reads unchanged and means the same priors.
 """
 import json
 from dataclasses import asdict, dataclass, field, replace
-from typing import Optional, Tuple
+from typing import Optional, Tuple, Union
 
 from .contract import PRECISIONS
 from .errors import SsdEdgeError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 OUTPUT_LAYOUTS = ("decoded", "nms")
 ACTIVATIONS = ("relu", "relu6")
 
 
 @dataclass(frozen=True)
 class PriorLevel:
-    """One feature map's priors, as pytorch-ssd's ``SSDSpec``.
+    """One feature map's priors: pytorch-ssd's ``SSDSpec`` and UltraFace's per-axis table.
 
     Attributes:
-        feature_map_size: side of the square feature map (e.g. 19).
-        shrinkage: input pixels per cell; centres are ``(i + 0.5) / (image_size / shrinkage)``.
-        min_size, max_size: box sizes in input pixels.
-        aspect_ratios: extra ratios r; each adds a ``(√r, 1/√r)`` and a ``(1/√r, √r)`` box.
+        feature_map_size: ``(H, W)`` cells of the feature map (an int means a square map).
+        shrinkage: input pixels per cell ``(y, x)`` (a number means both); centres are
+            ``(i + 0.5) / (W / shrinkage_x)`` across and ``(j + 0.5) / (H / shrinkage_y)`` down.
+        min_size: square box sizes in input pixels, one prior each (a number means one box).
+        max_size: adds pytorch-ssd's ``sqrt(min * max)`` square box (one min size only), or None.
+        aspect_ratios: extra ratios r; each adds a ``(√r, 1/√r)`` and a ``(1/√r, √r)`` box around
+            every min size.
+
+    Box sizes are in input pixels on each axis: a ``s`` box is ``s / W`` wide and ``s / H`` high.
     """
 
-    feature_map_size: int
-    shrinkage: float
-    min_size: float
-    max_size: float
+    feature_map_size: Union[int, Tuple[int, int]]
+    shrinkage: Union[float, Tuple[float, float]]
+    min_size: Union[float, Tuple[float, ...]]
+    max_size: Optional[float] = None
     aspect_ratios: Tuple[float, ...] = (2.0, 3.0)
+
+    def __post_init__(self):
+        object.__setattr__(self, "feature_map_size", _pair(self.feature_map_size, int))
+        object.__setattr__(self, "shrinkage", _pair(self.shrinkage, float))
+        sizes = self.min_size if isinstance(self.min_size, (tuple, list)) else (self.min_size,)
+        object.__setattr__(self, "min_size", tuple(float(v) for v in sizes))
+        if self.max_size is not None:
+            object.__setattr__(self, "max_size", float(self.max_size))
+        object.__setattr__(self, "aspect_ratios", tuple(float(r) for r in self.aspect_ratios))
 
     @property
     def boxes_per_location(self):
-        return 2 + 2 * len(self.aspect_ratios)
+        n = len(self.min_size)
+        return n + (1 if self.max_size is not None else 0) + 2 * n * len(self.aspect_ratios)
+
+    @property
+    def num_locations(self):
+        return self.feature_map_size[0] * self.feature_map_size[1]
+
+
+def _pair(value, kind):
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise SsdEdgeError("invalid prior level: expected one value or an (H, W) / (y, x) "
+                               "pair, got %r" % (value,))
+        return (kind(value[0]), kind(value[1]))
+    return (kind(value), kind(value))
 
 
 @dataclass(frozen=True)
@@ -96,17 +131,30 @@ class DetectorSpec:
 
     @property
     def image_size(self):
-        """Side of the square input in pixels (pytorch-ssd's ``image_size``)."""
+        """Side of a square input in pixels (pytorch-ssd's ``image_size``); for a non-square
+        input use ``input_size`` / ``frame_size``."""
+        if self.input_size[0] != self.input_size[1]:
+            raise SsdEdgeError("expected a square input for image_size, got %dx%d (W x H); use "
+                               "input_size (H, W)" % (self.input_size[1], self.input_size[0]))
         return self.input_size[0]
 
     @property
+    def frame_size(self):
+        """``(W, H)`` of the network input, OpenCV's order (``cv2.resize`` takes it)."""
+        return (self.input_size[1], self.input_size[0])
+
+    @property
     def num_priors(self):
-        return sum(lv.feature_map_size ** 2 * lv.boxes_per_location for lv in self.prior_levels)
+        return sum(lv.num_locations * lv.boxes_per_location for lv in self.prior_levels)
 
     def priors(self):
         """Return ``(P, 4) float32`` centre-form priors ``(cx, cy, w, h)`` in [0, 1]."""
+        if not self.prior_levels:
+            raise SsdEdgeError("this spec (%s) has no prior levels (its model's outputs are "
+                               "already decoded); expected prior levels to build priors"
+                               % self.arch)
         from .priors import generate_priors
-        return generate_priors(self.prior_levels, self.image_size, self.clamp)
+        return generate_priors(self.prior_levels, self.input_size, self.clamp)
 
     def replace(self, **changes):
         """Return a copy with ``changes`` applied (and validated)."""
@@ -126,8 +174,6 @@ class DetectorSpec:
                 self.labels)
         _expect(len(self.input_size) == 2 and min(self.input_size) > 0,
                 "input_size (H, W) of positive ints", self.input_size)
-        _expect(self.input_size[0] == self.input_size[1],
-                "a square input_size (SSD priors are defined on a square image)", self.input_size)
         _expect(len(self.mean) == 3 and len(self.std) == 3, "3 mean and 3 std values",
                 (self.mean, self.std))
         _expect(all(s > 0 for s in self.std), "std values > 0", self.std)
@@ -139,10 +185,13 @@ class DetectorSpec:
                 "activation in %s or None" % (ACTIVATIONS,), self.activation)
         _expect(self.center_variance > 0 and self.size_variance > 0, "positive variances",
                 (self.center_variance, self.size_variance))
-        _expect(len(self.prior_levels) > 0, "at least one prior level", len(self.prior_levels))
         for i, lv in enumerate(self.prior_levels):
-            _expect(lv.feature_map_size > 0 and lv.shrinkage > 0 and 0 < lv.min_size <= lv.max_size,
-                    "prior level %d with positive map size, shrinkage and min <= max" % i, lv)
+            _expect(min(lv.feature_map_size) > 0 and min(lv.shrinkage) > 0 and lv.min_size
+                    and min(lv.min_size) > 0,
+                    "prior level %d with positive map size, shrinkage and min sizes" % i, lv)
+            _expect(lv.max_size is None or (len(lv.min_size) == 1
+                                            and lv.min_size[0] <= lv.max_size),
+                    "prior level %d with max_size null, or one min size <= max_size" % i, lv)
             _expect(all(r > 0 for r in lv.aspect_ratios), "positive aspect ratios", lv)
         n = self.nms
         _expect(0 <= n.conf_threshold <= 1 and 0 < n.iou_threshold <= 1,
@@ -151,9 +200,12 @@ class DetectorSpec:
 
     # ------------------------------------------------------------------ JSON
     def to_dict(self):
+        """Plain JSON-ready dict, written as the current schema (tuples become lists)."""
         d = asdict(self)
+        d["schema"] = SCHEMA_VERSION
         for lv in d["prior_levels"]:
-            lv["aspect_ratios"] = list(lv["aspect_ratios"])
+            for key in ("feature_map_size", "shrinkage", "min_size", "aspect_ratios"):
+                lv[key] = list(lv[key])
         return d
 
     def to_json(self, indent=None):
@@ -164,6 +216,10 @@ class DetectorSpec:
         if not isinstance(d, dict):
             raise SsdEdgeError("expected a JSON object for the detector spec, got %s"
                                % type(d).__name__)
+        schema = d.get("schema", 1)
+        if isinstance(schema, int) and schema < SCHEMA_VERSION:
+            # Older schemas are subsets of this one (scalar level fields read as square ones).
+            d = dict(d, schema=SCHEMA_VERSION)
         return _from_dict(cls, d, "spec")
 
     @classmethod
@@ -189,8 +245,7 @@ class DetectorSpec:
 
 
 def _level_from_dict(d):
-    lv = _from_dict(PriorLevel, d, "prior level")
-    return replace(lv, aspect_ratios=tuple(float(r) for r in lv.aspect_ratios))
+    return _from_dict(PriorLevel, d, "prior level")
 
 
 def _from_dict(cls, d, what):

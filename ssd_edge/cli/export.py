@@ -31,7 +31,12 @@ def build_parser():
                    "bundled shapes model, exported into the current folder)")
     p.add_argument("--labels", help="labels.txt (BACKGROUND first), as pytorch-ssd writes it")
     p.add_argument("--net", help="architecture when it cannot be read from the file (e.g. mb1-ssd)")
-    p.add_argument("--resolution", type=int, help="square input size (default: the checkpoint sidecar's, else 300)")
+    p.add_argument("--mean", help="an ONNX without ssd-edge metadata: per-channel mean on "
+                   "0..255 RGB, e.g. 127,127,127 (with --std; instead of --net)")
+    p.add_argument("--std", help="an ONNX without ssd-edge metadata: per-channel std, e.g. 128")
+    p.add_argument("--resolution", help="input size N or WxH: N means NxN, and N x 3N/4 for the "
+                   "UltraFace nets (320 -> 320x240); default: the checkpoint sidecar's, else the "
+                   "net's own (300; UltraFace 320x240)")
     p.add_argument("--activation", choices=["relu6", "relu"],
                    help="mb2-ssd-lite backbone activation (default relu6, as the published weights)")
     out = p.add_mutually_exclusive_group()
@@ -100,21 +105,37 @@ def output_stem(model_path, a):
 
 def load_source(a):
     from ..export.pipeline import Source
-    path = a.model
+    from ..runtime.registry import resolve_model
+    path, named = resolve_model(a.model)
+    if named is not None and not a.output and not a.output_dir:
+        a.output_dir = os.getcwd()          # artifacts of a named model never go to the cache
     if not os.path.exists(path):
         raise SsdEdgeError("model file %s does not exist" % path)
     if path.endswith(".onnx"):
         # The FP32 artifact is the given ONNX, copied beside the others when they go elsewhere;
         # a foreign ONNX (e.g. from pytorch-ssd's own exporter) gets the spec in its metadata.
         from ..export.metadata import get_spec, load_onnx, save_onnx, set_spec
-        from ..export.source import spec_for_onnx
+        from ..export.source import (drop_initializer_inputs, raise_opset, rename_input,
+                                     spec_for_onnx)
+        from .live import parse_triple
         stem = output_stem(path, a)
-        spec = spec_for_onnx(path, labels=a.labels, net=a.net)
+        mean = parse_triple(a.mean, "--mean") if a.mean else None
+        std = parse_triple(a.std, "--std") if a.std else None
+        spec = spec_for_onnx(path, labels=a.labels, net=a.net, mean=mean, std=std)
         model = load_onnx(path)
         target = stem + ".onnx"
+        foreign = get_spec(model) is None
+        if foreign:
+            # The copy follows DESIGN.md §3: input_0, and an opset FP16/INT8 conversion takes.
+            model = drop_initializer_inputs(rename_input(model))
+            if a.fp16 or a.int8:
+                model = raise_opset(model, a.opset)
+        if os.path.abspath(target) == os.path.abspath(path) and foreign:
+            target = stem + ".ssd-edge.onnx"          # never overwrite the user's original
         if get_spec(model) != spec or os.path.abspath(target) != os.path.abspath(path):
             save_onnx(set_spec(model, spec), target)
-        return Source(spec=spec, stem=stem, onnx_path=target)
+        return Source(spec=spec, stem=os.path.splitext(target)[0], onnx_path=target,
+                      original=path if foreign else None)
     from ..models import load_checkpoint
     model, spec = load_checkpoint(path, labels=a.labels, net=a.net, resolution=a.resolution,
                                   activation=a.activation)
@@ -148,8 +169,9 @@ def main(argv=None):
     source = load_source(a)
     options = options_from_args(a, output=source.stem + ".onnx")
     echo = (lambda *_: None) if a.quiet else (lambda s: print(s, flush=True))
-    echo("exporting %s (%s, %d classes, %dx%d)" % (a.model, source.spec.arch,
-                                                  source.spec.num_classes, *source.spec.input_size))
+    echo("exporting %s (%s, %d classes, %dx%d WxH)" % (a.model, source.spec.arch,
+                                                      source.spec.num_classes,
+                                                      *source.spec.frame_size))
     from ..runtime.backends.trt import run_engine
     arts = run_export(source, options, echo, run_engine=run_engine)
     if a.deepstream:

@@ -51,7 +51,27 @@ def detector_kwargs(args):
         kw["fp16"] = args.fp16
     if args.compile:
         kw["torch_compile"] = True
+    for key in ("labels", "net", "resolution"):
+        if getattr(args, key, None):
+            kw[key] = getattr(args, key)
+    for key in ("mean", "std"):
+        if getattr(args, key, None):
+            kw[key] = parse_triple(getattr(args, key), "--" + key)
     return kw
+
+
+def parse_triple(text, flag):
+    """``"127,127,127"`` (or one number for all channels) → 3 floats; one error line otherwise."""
+    try:
+        values = [float(v) for v in text.replace(" ", "").split(",") if v]
+    except ValueError:
+        values = []
+    if len(values) == 1:
+        values = values * 3
+    if len(values) != 3:
+        raise SsdEdgeError("expected %s as 3 comma-separated numbers (or one for all channels), "
+                           "got %r" % (flag, text))
+    return tuple(values)
 
 
 def add_model_flags(p):
@@ -70,6 +90,14 @@ def add_model_flags(p):
                    "person=0.6,car=0.4")
     p.add_argument("--iou", type=float, help="NMS IoU threshold (default 0.45)")
     p.add_argument("--classes", help="keep only these classes, e.g. person,car")
+    p.add_argument("--labels", help="labels.txt: class names of a .pth or of an ONNX without "
+                   "ssd-edge metadata (BACKGROUND first)")
+    p.add_argument("--mean", help="an ONNX without metadata: per-channel mean on 0..255 RGB, "
+                   "e.g. 127,127,127")
+    p.add_argument("--std", help="an ONNX without metadata: per-channel std, e.g. 128,128,128")
+    p.add_argument("--net", help="an ONNX without metadata: its zoo net instead of --mean/--std")
+    p.add_argument("--resolution", help="a .pth's input size, N or WxH (UltraFace: 320 = "
+                   "320x240, 640 = 640x480)")
     p.add_argument("--overlay", default="box,labels,conf",
                    help="comma list of box, lines, labels, conf, or none")
     p.add_argument("--alpha", type=float, default=0.25, help="box fill opacity in [0, 1]")

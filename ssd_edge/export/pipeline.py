@@ -35,6 +35,7 @@ class Source:
     stem: str                        # output path without extension
     model: object = None             # torch.nn.Module or None when starting from ONNX
     onnx_path: Optional[str] = None  # given FP32 ONNX when starting from one
+    original: Optional[str] = None   # a foreign ONNX that onnx_path is the described copy of
 
 
 def artifact_path(stem, precision="fp32", nms="none", ext="onnx"):
@@ -84,12 +85,15 @@ def run_export(source, options, echo=print, run_engine=None):
                      % (prec0, " with NMS inside" if spec.output_layout == "nms" else "")]
         # The given graph in ONNX Runtime is the reference (not for NMS graphs: ORT cannot run
         # EfficientNMS_TRT, and the NMS outputs are not raw scores and boxes).
-        ref = (_raw(par.ort_outputs(fp32, inputs))
+        ref = (_raw(par.ort_outputs(source.original or fp32, inputs))
                if options.check and spec.output_layout != "nms" else None)
         ref_name = "the given %s ONNX in ONNX Runtime" % prec0
+        if source.original:
+            notes = ["a copy of %s describing itself (spec embedded, input %s)"
+                     % (os.path.basename(source.original), "input_0")]
     base = load_onnx(fp32)
     art = WrittenFile(fp32, "onnx", prec0, nms=_nms_in(base), notes=notes)
-    if options.check and source.model is not None:
+    if options.check and (source.model is not None or source.original) and ref is not None:
         art.parity = par.compare_raw(spec, ref, _raw(par.ort_outputs(fp32, inputs)))
         par.check_fp32(art.parity, fp32)
     arts.append(art)
@@ -123,6 +127,17 @@ def run_export(source, options, echo=print, run_engine=None):
     if ref is not None:
         echo("parity reference: %s on %d inputs" % (ref_name, len(inputs)))
     return arts
+
+
+def _graph_priors(model):
+    """P of the graph's ``scores [B, P, C]`` output (a foreign model's spec has no priors)."""
+    for out in model.graph.output:
+        if out.name == "scores":
+            dims = out.type.tensor_type.shape.dim
+            if len(dims) == 3 and dims[1].dim_value > 0:
+                return int(dims[1].dim_value)
+    raise SsdEdgeError("expected a 'scores' output [B, P, C] with a fixed P to put NMS in the "
+                       "graph, got none")
 
 
 def _raw(outs):
@@ -178,7 +193,8 @@ def _nms_artifacts(source, spec, models, ref, inputs, options):
         m = copy.deepcopy(proto)
         path = artifact_path(source.stem, prec, options.nms)
         if options.nms == "onnx":
-            add_onnx_nms(m, spec.num_priors, spec.num_classes, options.conf_threshold,
+            add_onnx_nms(m, spec.num_priors or _graph_priors(m), spec.num_classes,
+                         options.conf_threshold,
                          options.iou_threshold, options.candidate_size, -1, options.max_detections)
             save_onnx(m, path)
             art = WrittenFile(path, "onnx", prec, nms="onnx")

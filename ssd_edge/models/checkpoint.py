@@ -83,7 +83,9 @@ def load_checkpoint(path, labels=None, net=None, resolution=None, activation=Non
         labels: labels.txt path or list of names, BACKGROUND first; default: the spec sidecar's,
             else ``class1..classN`` with a warning.
         net: arch name; default: recognised from the keys.
-        resolution: input side in pixels; default: the sidecar's, else 300.
+        resolution: input size: an int N (N×N; UltraFace nets: N × 3N/4), ``"WxH"`` or an
+            ``(H, W)`` pair; default: the sidecar's, else the net's table size (300×300;
+            UltraFace 320×240 — its weights do not say which size they were trained at).
         activation: mb2-ssd-lite backbone activation; default: the sidecar's, else ``"relu6"``
             (the published checkpoint); ``"relu"`` for pytorch-ssd's ONNX-friendly variant.
         width_mult: mb2-ssd-lite width; default: the sidecar's, else read from the shapes.
@@ -122,14 +124,16 @@ def _read_sidecar(path, sha):
 def _make_spec(arch, labels, resolution, activation, width_mult, side):
     """The sidecar's spec when it describes this net at this size, else a zoo spec."""
     if resolution is None:
-        resolution = side.image_size if side else specs.TABLE_SIZE
+        size = side.input_size if side else specs.table_size(arch)
+    else:
+        size = specs.parse_resolution(resolution, arch)
     act = specs.resolve_activation(arch, activation)
     wm = specs.resolve_width_mult(arch, width_mult)
-    if (side is not None and side.arch == arch and side.image_size == resolution
+    if (side is not None and side.arch == arch and side.input_size == size
             and side.activation == act and side.width_mult == wm):
         return side.replace(labels=tuple(labels))
     from .zoo import build_spec
-    return build_spec(arch, labels, resolution, act, wm)
+    return build_spec(arch, labels, size, act, wm)
 
 
 def _build_loaded(state, spec):

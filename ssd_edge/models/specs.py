@@ -9,12 +9,14 @@ Values are pytorch-ssd's (``vision/ssd/config/*.py``, upstream HEAD 7a839cb): me
 0..255 RGB pixels as ``(x - mean) / std``; a level is ``(feature map size, shrinkage,
 min size, max size, aspect ratios)`` in input pixels at 300. ``resnet50-ssd`` (not a
 pytorch-ssd net) takes NVIDIA's SSD300-ResNet50 values: ImageNet normalisation and the COCO
-SSD300 scales.
+SSD300 scales. The UltraFace nets (``ultraface-slim``, ``ultraface-rfb``; Linzaer's
+Ultra-Light-Fast-Generic-Face-Detector-1MB, ``vision/ssd/config/fd_config.py``) take its 4:3
+inputs, per-axis shrinkage and fixed per-level lists of square box sizes in pixels.
 """
-from typing import Sequence, Union
+from typing import Sequence, Union  # noqa: F401  (type comments)
 
 from ..errors import SsdEdgeError
-from ..spec import DetectorSpec, PriorLevel
+from ..spec import DetectorSpec, NmsDefaults, PriorLevel
 from ..labels import BACKGROUND, default_labels
 
 #: The resolution the tables below are defined at (pytorch-ssd's ``image_size``).
@@ -49,6 +51,39 @@ _RESNET_LEVELS = (
     PriorLevel(1, 300, 261, 315, (2.0,)),
 )
 
+# UltraFace: square boxes of these pixel sizes on each of its 4 maps, the same at every input
+# size (no scaling by size, no aspect ratios, no sqrt(min * max) box).
+ULTRAFACE_MIN_BOXES = ((10.0, 16.0, 24.0), (32.0, 48.0), (64.0, 96.0), (128.0, 192.0, 256.0))
+#: UltraFace's input size ``(H, W)`` per width (its ``define_img_size`` table: 4:3).
+ULTRAFACE_SIZES = {128: (96, 128), 160: (120, 160), 320: (240, 320), 480: (360, 480),
+                   640: (480, 640), 1280: (960, 1280)}
+ULTRAFACE_TABLE_SIZE = (240, 320)
+# Each of its 4 maps halves the previous one with a 3x3 stride-2 pad-1 conv: ceil(n / 2),
+# starting from input / 8 (three such convs before the first map).
+_ULTRAFACE_HALVINGS = (3, 4, 5, 6)
+#: The post-processing of UltraFace's detect_imgs.py: threshold 0.6, IoU 0.3, candidate 1500,
+#: top_k 750 per class, no overall cap.
+ULTRAFACE_NMS = NmsDefaults(conf_threshold=0.6, iou_threshold=0.3, candidate_size=1500,
+                            top_k=750, max_detections=-1)
+
+
+def _ultraface_levels(input_size, maps=None):
+    """UltraFace's prior levels for ``input_size`` ``(H, W)``; ``maps``: measured ``(h, w)`` per
+    level (default: the halving rule, which the nets follow)."""
+    h, w = input_size
+    if maps is None:
+        maps = [(_halve(h, n), _halve(w, n)) for n in _ULTRAFACE_HALVINGS]
+    # shrinkage = size / map per axis, as fd_config.define_img_size computes it.
+    return tuple(PriorLevel((mh, mw), (float(h) / mh, float(w) / mw), sizes, None, ())
+                 for (mh, mw), sizes in zip(maps, ULTRAFACE_MIN_BOXES))
+
+
+def _halve(n, times):
+    for _ in range(times):
+        n = (n + 1) // 2
+    return n
+
+
 _MOBILENET_NORM = ((127.0, 127.0, 127.0), (128.0, 128.0, 128.0))
 _VGG_NORM = ((123.0, 117.0, 104.0), (1.0, 1.0, 1.0))
 # torchvision's ImageNet mean (0.485, 0.456, 0.406) and std (0.229, 0.224, 0.225) × 255.
@@ -64,6 +99,8 @@ _TABLES = {
     "mb3-small-ssd-lite": (_MOBILENET_LEVELS, _MOBILENET_NORM),
     "sq-ssd-lite": (_SQUEEZENET_LEVELS, _MOBILENET_NORM),
     "resnet50-ssd": (_RESNET_LEVELS, _IMAGENET_NORM),
+    "ultraface-slim": (_ultraface_levels(ULTRAFACE_TABLE_SIZE), _MOBILENET_NORM),
+    "ultraface-rfb": (_ultraface_levels(ULTRAFACE_TABLE_SIZE), _MOBILENET_NORM),
 }
 
 #: Architecture names: pytorch-ssd's ``--net`` names, then the nets of our own.
@@ -72,8 +109,11 @@ ARCHS = tuple(_TABLES)
 #: Nets pytorch-ssd does not have (key layouts of our own, documented in docs/models.md).
 OWN_ARCHS = ("resnet50-ssd",)
 
+#: UltraFace's nets (its ``--net_type`` slim and RFB); its checkpoints load unchanged.
+ULTRAFACE_ARCHS = ("ultraface-slim", "ultraface-rfb")
+
 #: The nets pytorch-ssd has (its ``--net`` names); their checkpoints load there unchanged.
-PYTORCH_SSD_ARCHS = tuple(a for a in ARCHS if a not in OWN_ARCHS)
+PYTORCH_SSD_ARCHS = tuple(a for a in ARCHS if a not in OWN_ARCHS + ULTRAFACE_ARCHS)
 
 #: Backbone activations selectable per arch (the first is the default); None = fixed by the arch.
 ACTIVATION_CHOICES = {"mb2-ssd-lite": ("relu6", "relu")}
@@ -91,8 +131,61 @@ def check_arch(arch):
 
 
 def table_levels(arch):
-    """Return the prior levels of ``arch`` at 300×300 (tuple of :class:`PriorLevel`)."""
+    """Return the prior levels of ``arch`` at its table size (:func:`table_size`)."""
     return _TABLES[check_arch(arch)][0]
+
+
+def table_size(arch):
+    """``(H, W)`` the arch's table is defined at: 300×300, UltraFace's 320×240 (W×H)."""
+    return ULTRAFACE_TABLE_SIZE if check_arch(arch) in ULTRAFACE_ARCHS else (TABLE_SIZE,
+                                                                            TABLE_SIZE)
+
+
+def parse_resolution(value, arch):
+    """Return the input size ``(H, W)`` that ``value`` means for ``arch``.
+
+    Args:
+        value: None (the arch's table size); an int or ``"N"``: N×N for the square nets,
+            UltraFace's N × 3N/4 for its nets (its table: 128, 160, 320, 480, 640, 1280); a
+            ``"WxH"`` string (OpenCV's order, as users write sizes); an ``(H, W)`` pair.
+    """
+    if value is None:
+        return table_size(arch)
+    got = value
+    if isinstance(value, str):
+        text = value.strip().lower().replace("×", "x")
+        parts = text.split("x")
+        try:
+            nums = [int(p) for p in parts]
+        except ValueError:
+            nums = []
+        if len(nums) == 2:
+            value = (nums[1], nums[0])
+        elif len(nums) == 1:
+            value = nums[0]
+        else:
+            raise SsdEdgeError("expected a resolution as N or WxH (e.g. 300, 320x240), got %r"
+                               % (got,))
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2 or not all(isinstance(v, int) and v > 0 for v in value):
+            raise SsdEdgeError("expected an (H, W) pair of positive ints, got %r" % (got,))
+        return (int(value[0]), int(value[1]))
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise SsdEdgeError("expected the input resolution as a positive int, N or WxH, got %r"
+                           % (got,))
+    if check_arch(arch) in ULTRAFACE_ARCHS:
+        if value in ULTRAFACE_SIZES:
+            return ULTRAFACE_SIZES[value]
+        if (3 * value) % 4:
+            raise SsdEdgeError("expected a width divisible by 4 for %s (N means N x 3N/4), got "
+                               "%d; pass WxH" % (arch, value))
+        return (3 * value // 4, value)
+    return (value, value)
+
+
+def format_size(input_size):
+    """``"WxH"`` of an ``(H, W)`` input size."""
+    return "%dx%d" % (input_size[1], input_size[0])
 
 
 def normalisation(arch):
@@ -145,32 +238,46 @@ def make_labels(labels):
 
 
 def spec_for_levels(arch, labels, resolution, levels, activation=None, width_mult=1.0):
-    """Build the :class:`DetectorSpec` of ``arch`` with the given prior levels and input size."""
+    """Build the :class:`DetectorSpec` of ``arch`` with the given prior levels and input size
+    (``resolution``: an int side or an ``(H, W)`` pair)."""
     mean, std = normalisation(arch)
-    return DetectorSpec(arch=arch, labels=make_labels(labels),
-                        input_size=(int(resolution), int(resolution)),
+    size = parse_resolution(resolution, arch) if not isinstance(resolution, int) \
+        else (resolution, resolution)
+    extra = {"nms": ULTRAFACE_NMS} if arch in ULTRAFACE_ARCHS else {}
+    return DetectorSpec(arch=arch, labels=make_labels(labels), input_size=size,
                         prior_levels=tuple(levels), mean=mean, std=std,
                         activation=resolve_activation(arch, activation),
-                        width_mult=resolve_width_mult(arch, width_mult))
+                        width_mult=resolve_width_mult(arch, width_mult), **extra)
 
 
-def default_spec(arch, labels, resolution=TABLE_SIZE, activation=None, width_mult=1.0):
-    # type: (str, Union[int, Sequence[str]], int, str, float) -> DetectorSpec
-    """Return pytorch-ssd's spec for ``arch`` at 300×300 (no torch needed).
+def default_spec(arch, labels, resolution=None, activation=None, width_mult=1.0):
+    # type: (str, Union[int, Sequence[str]], object, str, float) -> DetectorSpec
+    """Return the zoo's spec for ``arch`` at its table size (no torch needed).
 
     Args:
         arch: one of :data:`ARCHS`.
         labels: class names with ``BACKGROUND`` first, or the class count (background included).
-        resolution: must be 300 here; other sizes need the network to measure its feature maps,
-            see :func:`ssd_edge.models.build_spec`.
+        resolution: pytorch-ssd nets: 300 only (other sizes need the network to measure its
+            feature maps, see :func:`ssd_edge.models.build_spec`); UltraFace nets: any size
+            :func:`parse_resolution` reads (their maps follow a fixed halving rule); None: the
+            table size.
         activation: mb2-ssd-lite's backbone activation, ``"relu6"`` (default) or ``"relu"``.
         width_mult: mb2-ssd-lite's width multiplier.
     """
-    if int(resolution) != TABLE_SIZE:
+    size = parse_resolution(resolution, arch)
+    if arch in ULTRAFACE_ARCHS:
+        return spec_for_levels(arch, labels, size, _ultraface_levels(size), activation,
+                               width_mult)
+    if size != (TABLE_SIZE, TABLE_SIZE):
         raise SsdEdgeError("default_spec gives pytorch-ssd's %d×%d tables only, got resolution "
                            "%s; use ssd_edge.models.build_spec(arch, labels, resolution=%s)"
                            % (TABLE_SIZE, TABLE_SIZE, resolution, resolution))
     return spec_for_levels(arch, labels, TABLE_SIZE, table_levels(arch), activation, width_mult)
+
+
+def ultraface_levels(input_size, maps):
+    """UltraFace's levels at ``input_size`` ``(H, W)`` for measured ``maps`` ``[(h, w), ...]``."""
+    return _ultraface_levels(input_size, maps)
 
 
 def scaled_level(level, feature_map_size, resolution):
@@ -179,5 +286,6 @@ def scaled_level(level, feature_map_size, resolution):
     and box sizes scaled by ``size / 300``; the aspect ratios are kept."""
     f = float(resolution) / TABLE_SIZE
     return PriorLevel(int(feature_map_size), float(resolution) / feature_map_size,
-                      level.min_size * f, level.max_size * f, level.aspect_ratios)
+                      tuple(m * f for m in level.min_size), level.max_size * f,
+                      level.aspect_ratios)
 

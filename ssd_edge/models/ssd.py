@@ -120,13 +120,15 @@ class SSD(nn.Module):
                                                      self.size_variance)
 
     def feature_map_sizes(self, size):
-        """Return the ``(H, W)`` of every head's input for a ``size``×``size`` input.
+        """Return the ``(H, W)`` of every head's input for a ``size``×``size`` input (or an
+        ``(H, W)`` pair).
 
         Runs the layers without computing heads; on a model built on the ``meta`` device this
         costs no arithmetic. Raises whatever torch raises when a layer cannot take the size.
         """
         param = next(self.parameters())
-        x = torch.zeros(1, 3, size, size, dtype=param.dtype, device=param.device)
+        h, w = (size, size) if isinstance(size, int) else size
+        x = torch.zeros(1, 3, h, w, dtype=param.dtype, device=param.device)
         sizes = []
         with torch.no_grad():
             self.walk(x, lambda i, y: sizes.append((int(y.shape[-2]), int(y.shape[-1]))))

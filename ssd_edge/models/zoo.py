@@ -1,9 +1,10 @@
 """The model zoo: build a net from a :class:`DetectorSpec`, and a spec for any input size.
 
-``build_spec`` applies docs/architecture.md §4: at 300 the net gets pytorch-ssd's table (checked against the
-feature maps the net really produces); at another size the map sizes are measured by running the
+``build_spec`` applies docs/architecture.md §4 to the pytorch-ssd nets: at 300 the net gets
+pytorch-ssd's table (checked against the feature maps the net really produces); at another size the map sizes are measured by running the
 net (on PyTorch's ``meta`` device, so no arithmetic is done), ``shrinkage = size / map size`` and
-box sizes scale by ``size / 300``.
+box sizes scale by ``size / 300``. The UltraFace nets take any ``(H, W)`` their maps allow,
+with shrinkage per axis and their fixed box sizes (:mod:`ssd_edge.models.specs`).
 """
 import contextlib
 
@@ -16,6 +17,7 @@ from .mobilenet_v2 import build_mb2_ssd_lite
 from .mobilenet_v3 import build_mb3_large_ssd_lite, build_mb3_small_ssd_lite
 from .resnet import build_resnet50_ssd
 from .squeezenet import build_sq_ssd_lite
+from .ultraface import build_ultraface_rfb, build_ultraface_slim
 from .vgg import build_vgg16_ssd
 
 # arch -> builder(num_classes, anchors, activation, width_mult) -> SSD without priors.
@@ -28,6 +30,8 @@ _BUILDERS = {
     "mb3-small-ssd-lite": build_mb3_small_ssd_lite,
     "sq-ssd-lite": build_sq_ssd_lite,
     "resnet50-ssd": build_resnet50_ssd,
+    "ultraface-slim": build_ultraface_slim,
+    "ultraface-rfb": build_ultraface_rfb,
 }
 assert tuple(_BUILDERS) == specs.ARCHS
 
@@ -77,64 +81,78 @@ def build_model(spec):
 
 
 def measure_map_sizes(arch, resolution, activation=None, width_mult=1.0):
-    """Return the side of every feature map ``arch`` produces for a square input.
+    """Return the side of every (square) feature map ``arch`` produces for a square input.
 
     Raises :class:`SsdEdgeError` naming the sizes that work when the net cannot take it.
     """
+    shapes = measure_map_shapes(arch, (resolution, resolution), activation, width_mult)
+    if any(h != w for h, w in shapes):
+        raise SsdEdgeError("%s gives non-square maps %s for a %d×%d input" % (arch, shapes,
+                                                                            resolution, resolution))
+    return [h for h, _ in shapes]
+
+
+def measure_map_shapes(arch, input_size, activation=None, width_mult=1.0):
+    """Return ``[(h, w), ...]`` of every feature map ``arch`` produces for ``input_size`` (H, W)."""
     levels = specs.table_levels(arch)
     net = build_layers(arch, 2, [lv.boxes_per_location for lv in levels], activation,
                        width_mult, meta=True).eval()
-    sizes = _try_sizes(net, resolution)
-    if sizes is None:
+    shapes = _try_sizes(net, tuple(input_size))
+    if shapes is None:
         low = _smallest_size(net)
-        raise SsdEdgeError("%s cannot take a %d×%d input; expected a size of at least %d pixels "
-                           "(every feature map must stay at least 1×1)"
-                           % (arch, resolution, resolution, low))
-    return sizes
+        raise SsdEdgeError("%s cannot take a %s (WxH) input; expected at least %d pixels per "
+                           "side (every feature map must stay at least 1×1)"
+                           % (arch, specs.format_size(input_size), low))
+    return shapes
 
 
-def build_spec(arch, labels, resolution=specs.TABLE_SIZE, activation=None, width_mult=1.0):
-    """Return the :class:`DetectorSpec` of ``arch`` at ``resolution``×``resolution``.
+def build_spec(arch, labels, resolution=None, activation=None, width_mult=1.0):
+    """Return the :class:`DetectorSpec` of ``arch`` at ``resolution``.
 
-    At 300 it is pytorch-ssd's table (:func:`ssd_edge.models.specs.default_spec`); elsewhere the
-    levels follow docs/architecture.md §4 (measured map sizes, ``shrinkage = size / map``, box sizes
-    × size/300, the table's aspect ratios).
+    pytorch-ssd nets: at 300 it is pytorch-ssd's table (:func:`ssd_edge.models.specs.default_spec`);
+    elsewhere the levels follow docs/architecture.md §4 (measured map sizes, ``shrinkage = size / map``,
+    box sizes × size/300, the table's aspect ratios); inputs are square. UltraFace nets: maps
+    measured at any ``(H, W)``, per-axis shrinkage, its fixed box sizes.
 
     Args:
         labels: class names with ``BACKGROUND`` first, or the class count (background included).
+        resolution: None (the arch's table size), an int N (N×N; UltraFace: N × 3N/4), a
+            ``"WxH"`` string or an ``(H, W)`` pair; see :func:`ssd_edge.models.specs.parse_resolution`.
     """
-    resolution = _check_resolution(resolution)
+    size = specs.parse_resolution(resolution, arch)
+    maps = measure_map_shapes(arch, size, activation, width_mult)
+    if arch in specs.ULTRAFACE_ARCHS:
+        spec = specs.default_spec(arch, labels, size, activation, width_mult)
+        got = [lv.feature_map_size for lv in spec.prior_levels]
+        if got != maps:  # the halving rule and the net disagree: a bug in the builder
+            raise AssertionError("%s at %s produces maps %s, rule says %s" % (arch, size, maps, got))
+        return spec
+    if size[0] != size[1]:
+        raise SsdEdgeError("expected a square resolution for %s (pytorch-ssd's priors are "
+                           "defined on a square image), got %s (WxH); pass one size N"
+                           % (arch, specs.format_size(size)))
+    resolution = size[0]
     table = specs.table_levels(arch)
-    maps = measure_map_sizes(arch, resolution, activation, width_mult)
+    side = [h for h, _ in maps]
     if resolution == specs.TABLE_SIZE:
-        got = [lv.feature_map_size for lv in table]
-        if maps != got:  # a bug in a builder, not a user error
-            raise AssertionError("%s at 300 produces maps %s, table says %s" % (arch, maps, got))
+        got = [lv.feature_map_size[0] for lv in table]
+        if side != got:  # a bug in a builder, not a user error
+            raise AssertionError("%s at 300 produces maps %s, table says %s" % (arch, side, got))
         return specs.default_spec(arch, labels, resolution, activation, width_mult)
-    levels = [specs.scaled_level(lv, m, resolution) for lv, m in zip(table, maps)]
+    levels = [specs.scaled_level(lv, m, resolution) for lv, m in zip(table, side)]
     return specs.spec_for_levels(arch, labels, resolution, levels, activation, width_mult)
 
 
-def _check_resolution(resolution):
+def _try_sizes(net, input_size):
+    """``[(h, w), ...]`` map shapes for ``input_size`` (an int side or (H, W)), or None when a
+    layer cannot take it."""
     try:
-        value = int(resolution)
-    except (TypeError, ValueError):
-        value = None
-    if value is None or value != resolution or value <= 0:
-        raise SsdEdgeError("expected the input resolution as a positive int (pixels per side), "
-                           "got %r" % (resolution,))
-    return value
-
-
-def _try_sizes(net, resolution):
-    """Square map sides for ``resolution``, or None when a layer cannot take it."""
-    try:
-        shapes = net.feature_map_sizes(resolution)
+        shapes = net.feature_map_sizes(input_size)
     except (RuntimeError, ValueError):
         return None
-    if any(h < 1 or w < 1 or h != w for h, w in shapes):
+    if any(h < 1 or w < 1 for h, w in shapes):
         return None
-    return [h for h, _ in shapes]
+    return shapes
 
 
 def _smallest_size(net):

@@ -9,8 +9,9 @@ Where the spec lives, per kind:
 * ``.pth`` / ``.pt``: :func:`ssd_edge.models.load_checkpoint` (net detected from the keys, or a
   ``<checkpoint>.spec.json`` beside it).
 
-A foreign ONNX model (pytorch-ssd's exporter, someone else's tool) has no spec; ``labels`` and
-``net`` then build one from the zoo's defaults, and ``mean``/``std`` override its normalisation.
+A foreign ONNX model (pytorch-ssd's exporter, UltraFace's published files, someone else's tool)
+has no spec; ``labels`` with ``mean``/``std`` describe one with decoded outputs, or ``labels``
+and ``net`` build one from the zoo's defaults (:mod:`ssd_edge.models.foreign`).
 """
 import json
 import logging
@@ -84,7 +85,7 @@ def artifact_kind(path):
     return entry.kind
 
 
-def open_artifact(path, labels=None, net=None, mean=None, std=None):
+def open_artifact(path, labels=None, net=None, mean=None, std=None, resolution=None):
     """Read ``path``'s spec and metadata; see the module docstring for where each kind keeps it.
 
     Args:
@@ -92,6 +93,7 @@ def open_artifact(path, labels=None, net=None, mean=None, std=None):
             when missing) — required for a foreign ONNX model, else a rename of the same count.
         net: zoo architecture name (``mb1-ssd`` …) for a foreign ONNX model or a ``.pth``.
         mean, std: per-channel normalisation overriding the spec's (3 floats, 0..255 scale).
+        resolution: input size of a ``.pth`` (``N`` or ``"WxH"``); other files fix their own.
     """
     path = os.fspath(path)
     kind = artifact_kind(path)
@@ -101,7 +103,10 @@ def open_artifact(path, labels=None, net=None, mean=None, std=None):
                            "the path" % path)
     labels = read_labels(labels) if labels is not None else None
     if kind == "pth":
-        return _open_pth(path, labels, net, mean, std)
+        return _open_pth(path, labels, net, mean, std, resolution)
+    if resolution is not None:
+        raise SsdEdgeError("expected no resolution for %s: an exported file fixes its input size "
+                           "(re-export the checkpoint with --resolution)" % os.path.basename(path))
     info, sidecar, meta = None, None, {}
     if kind == "onnx":
         info = read_onnx_info(path)
@@ -116,7 +121,7 @@ def open_artifact(path, labels=None, net=None, mean=None, std=None):
         meta = {SPEC_KEY: sidecar["spec"]} if sidecar["spec"] is not None else {}
     foreign = SPEC_KEY not in meta
     if foreign:
-        spec = _foreign_spec(path, info, labels, net)
+        spec = _foreign_spec(path, info, labels, net, mean, std)
     else:
         spec = _parse_spec(meta[SPEC_KEY], path)
     spec = _apply_overrides(spec, labels, net, mean, std, path, foreign)
@@ -146,7 +151,7 @@ def _ort_metadata(path):
     return dict(sess.get_modelmeta().custom_metadata_map)
 
 
-def _open_pth(path, labels, net, mean, std):
+def _open_pth(path, labels, net, mean, std, resolution=None):
     try:
         import torch  # noqa: F401  (the zoo imports it lazily; fail here with the extra's name)
     except ImportError:
@@ -156,25 +161,28 @@ def _open_pth(path, labels, net, mean, std):
     except ImportError as e:
         raise SsdEdgeError("loading a .pth needs the model zoo (ssd_edge.models), which this "
                            "installation lacks (%s); export the model to ONNX instead" % e)
-    model, spec = load_checkpoint(path, labels=list(labels) if labels else None, net=net)
+    model, spec = load_checkpoint(path, labels=list(labels) if labels else None, net=net,
+                                  resolution=resolution)
     if mean is not None or std is not None:
         spec = _apply_overrides(spec, None, None, mean, std, path, True)
     return Artifact(path, "pth", spec, spec.precision, None, None, model, False)
 
 
-def _foreign_spec(path, info, labels, net):
-    """Build a spec for an ONNX model without ``ssd_edge.spec`` metadata from labels + net."""
+def _foreign_spec(path, info, labels, net, mean, std):
+    """Build a spec for an ONNX model without ``ssd_edge.spec`` metadata."""
+    from ..models.foreign import foreign_spec   # the zoo's tables; no torch
     name = os.path.basename(path)
-    try:
-        from ..models.foreign import foreign_spec   # the zoo's tables; no torch
-    except ImportError as e:
-        raise SsdEdgeError("describing a foreign ONNX model by --net needs the model zoo "
-                           "(ssd_edge.models: %s); re-export the model with ssd-export, which "
-                           "embeds its spec" % e)
     if info is None:
-        return foreign_spec(name, labels, net)
-    return foreign_spec(name, labels, net, info.inputs[0].shape if info.inputs else None,
-                        {t.name: t.shape for t in info.outputs})
+        # An engine built from a foreign ONNX: its sidecar has "spec": null and no graph to read.
+        if labels is None or net is None:
+            raise SsdEdgeError("%s was built from an ONNX without ssd_edge metadata; expected "
+                               "labels and net to describe it, got %s; pass --labels labels.txt "
+                               "--net NET or rebuild it from an ssd-export ONNX"
+                               % (name, "neither" if labels is None and net is None
+                                  else "only one"))
+        from ..models.specs import default_spec
+        return default_spec(net, list(labels))
+    return foreign_spec(name, info, labels, net, mean, std)
 
 
 def _apply_overrides(spec, labels, net, mean, std, path, foreign):

@@ -76,8 +76,13 @@ class Detector:
     def load(cls, path, backend="auto", conf_threshold=None, iou_threshold=None,
              candidate_size=None, top_k=None, max_detections=None, labels=None, mean=None,
              std=None, net=None, threads=None, device=None, classes=None, class_thresholds=None,
-             fp16=None, cuda_graph=None, torch_compile=None, nms=None):
+             fp16=None, cuda_graph=None, torch_compile=None, nms=None,
+             resolution=None):
         """Open ``path`` (``.onnx``, ``.ort``, ``.engine`` + sidecar, ``.pth``) on a backend.
+
+        ``path`` may also be a registry name (``"ultraface-rfb-320"``, see
+        :mod:`ssd_edge.runtime.registry`): fetched into the user cache on first use. A local
+        path of the same spelling wins.
 
         Args:
             backend: ``"auto"`` or a registered name (:data:`ssd_edge.runtime.backends.BACKENDS`).
@@ -95,8 +100,13 @@ class Detector:
                 graph replay, ``torch.compile``; see
                 :class:`~ssd_edge.runtime.backends.torch_backend.TorchBackend`); None = its
                 defaults. Other backends take none of them.
+            resolution: a ``.pth``'s input size (``N`` or ``"WxH"``; see
+                :func:`ssd_edge.models.load_checkpoint`) — weights do not record it.
         """
-        artifact = open_artifact(path, labels=labels, net=net, mean=mean, std=std)
+        from .registry import resolve_model
+        path, _ = resolve_model(path)
+        artifact = open_artifact(path, labels=labels, net=net, mean=mean, std=std,
+                                 resolution=resolution)
         if backend in (None, "auto"):
             name, reason = choose_backend(artifact, probe_hardware())
             log.info("%s: backend %s (%s)", os.path.basename(artifact.path), name, reason)

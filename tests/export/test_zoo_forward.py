@@ -14,9 +14,11 @@ from ssd_edge.models.specs import TABLE_SIZE  # noqa: E402
 
 
 def run(model, size, seed=0, raw=False):
-    """Forward a random (1, 3, size, size) input; ``raw`` flips only the SSD module itself to
-    training so it returns raw outputs while every BatchNorm keeps its running statistics."""
-    x = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(seed))
+    """Forward a random (1, 3, size, size) input (``size`` may be an (H, W) pair); ``raw`` flips
+    only the SSD module itself to training so it returns raw outputs while every BatchNorm keeps
+    its running statistics."""
+    h, w = (size, size) if isinstance(size, int) else size
+    x = torch.randn(1, 3, h, w, generator=torch.Generator().manual_seed(seed))
     model.training = raw
     try:
         with torch.no_grad():
@@ -33,13 +35,13 @@ def net(request):
 
 def test_eval_output_contract(net):
     spec, model = net
-    scores, boxes = run(model, TABLE_SIZE)
+    scores, boxes = run(model, spec.input_size)
     P = spec.num_priors
     assert scores.shape == (1, P, 4) and boxes.shape == (1, P, 4)
     assert scores.dtype == np.float32 and boxes.dtype == np.float32
     np.testing.assert_allclose(scores.sum(-1), 1.0, atol=1e-5)
     assert (scores >= 0).all()
-    conf, loc = run(model, TABLE_SIZE, raw=True)
+    conf, loc = run(model, spec.input_size, raw=True)
     # Softmax of the raw confidences, boxes = decode(priors, raw locations) in corner form.
     e = np.exp(conf - conf.max(-1, keepdims=True))
     np.testing.assert_allclose(scores, e / e.sum(-1, keepdims=True), rtol=1e-5, atol=1e-6)
@@ -69,7 +71,7 @@ def test_prior_counts_and_level_offsets_at_300():
     assert counts["vgg16-ssd"] == 8732 and counts["sq-ssd-lite"] == 2568
     assert {counts[a] for a in ARCHS if a.startswith("mb")} == {3000}
     spec = default_spec("vgg16-ssd", 2)
-    sizes = [lv.feature_map_size ** 2 * lv.boxes_per_location for lv in spec.prior_levels]
+    sizes = [lv.num_locations * lv.boxes_per_location for lv in spec.prior_levels]
     assert list(np.cumsum([0] + sizes[:-1])) == [0, 5776, 7942, 8542, 8692, 8728]
 
 
@@ -78,15 +80,17 @@ def test_other_resolution_follows_design_rule():
     spec = build_spec("mb1-ssd", 3, resolution=512)
     table = default_spec("mb1-ssd", 3).prior_levels
     assert spec.input_size == (512, 512)
-    assert [lv.feature_map_size for lv in spec.prior_levels] == [32, 16, 8, 4, 2, 1]
-    assert [lv.shrinkage for lv in spec.prior_levels] == [16, 32, 64, 128, 256, 512]
+    assert [lv.feature_map_size for lv in spec.prior_levels] == [(n, n) for n in
+                                                                 [32, 16, 8, 4, 2, 1]]
+    assert [lv.shrinkage for lv in spec.prior_levels] == [(n, n) for n in
+                                                          [16, 32, 64, 128, 256, 512]]
     for lv, ref in zip(spec.prior_levels, table):
-        assert lv.min_size == pytest.approx(ref.min_size * 512 / 300)
+        assert lv.min_size[0] == pytest.approx(ref.min_size[0] * 512 / 300)
         assert lv.max_size == pytest.approx(ref.max_size * 512 / 300)
         assert lv.aspect_ratios == ref.aspect_ratios
     vgg = build_spec("vgg16-ssd", 3, resolution=512)
-    assert [lv.feature_map_size for lv in vgg.prior_levels] == [64, 32, 16, 8, 6, 4]
-    assert vgg.prior_levels[4].shrinkage == pytest.approx(512 / 6)
+    assert [lv.feature_map_size[0] for lv in vgg.prior_levels] == [64, 32, 16, 8, 6, 4]
+    assert vgg.prior_levels[4].shrinkage[1] == pytest.approx(512 / 6)
 
 
 @pytest.mark.parametrize("arch,size", [("vgg16-ssd", 320), ("mb1-ssd", 160), ("mb1-ssd-lite", 224),
@@ -106,9 +110,11 @@ def test_resolution_an_arch_cannot_take_names_the_sizes_that_work():
     assert "\n" not in str(e.value)
     with pytest.raises(SsdEdgeError, match="at least 31 pixels"):
         build_spec("sq-ssd-lite", 3, resolution=16)
-    for bad in (0, -5, 300.5, "300"):
+    for bad in (0, -5, 300.5):
         with pytest.raises(SsdEdgeError, match="positive int"):
             build_spec("mb1-ssd", 3, resolution=bad)
+    with pytest.raises(SsdEdgeError, match="expected a square resolution for mb1-ssd"):
+        build_spec("mb1-ssd", 3, resolution="320x240")
     with pytest.raises(SsdEdgeError, match="build_spec"):
         default_spec("mb1-ssd", 3, resolution=512)
 
@@ -156,4 +162,5 @@ def test_spec_tables_import_without_torch():
         "assert 'torch' not in sys.modules\n")
     out = subprocess.run([sys.executable, "-c", blocker], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == str(8732 + 5 * 3000 + 2568 + 8732)   # … + resnet50-ssd
+    # vgg16-ssd, the five mobilenets, sq-ssd-lite, resnet50-ssd, the two UltraFace nets
+    assert out.stdout.strip() == str(8732 + 5 * 3000 + 2568 + 8732 + 2 * 4420)

@@ -80,16 +80,16 @@ def refused(net, path, match):
 # -- structure ------------------------------------------------------------------------------
 
 def test_registered_as_our_own_net_after_pytorch_ssds():
-    assert ARCHS[-1] == ARCH and OWN_ARCHS == (ARCH,)
+    assert ARCH in ARCHS and OWN_ARCHS == (ARCH,)
     assert ARCH not in PYTORCH_SSD_ARCHS and len(PYTORCH_SSD_ARCHS) == 7
 
 
 def test_spec_at_300_is_8732_priors_with_imagenet_normalisation():
     spec = default_spec(ARCH, 4)
     assert spec.num_priors == 8732 == len(spec.priors())
-    assert [lv.feature_map_size for lv in spec.prior_levels] == [38, 19, 10, 5, 3, 1]
+    assert [lv.feature_map_size[0] for lv in spec.prior_levels] == [38, 19, 10, 5, 3, 1]
     assert [lv.boxes_per_location for lv in spec.prior_levels] == [4, 6, 6, 6, 4, 4]
-    assert [lv.min_size for lv in spec.prior_levels] == [21, 45, 99, 153, 207, 261]
+    assert [lv.min_size[0] for lv in spec.prior_levels] == [21, 45, 99, 153, 207, 261]
     assert spec.prior_levels[-1].max_size == 315
     np.testing.assert_allclose(spec.mean, np.array([0.485, 0.456, 0.406]) * 255)
     np.testing.assert_allclose(spec.std, np.array([0.229, 0.224, 0.225]) * 255)
@@ -98,7 +98,7 @@ def test_spec_at_300_is_8732_priors_with_imagenet_normalisation():
     assert build_spec(ARCH, 4) == spec
     # … and other sizes follow the design rule.
     big = build_spec(ARCH, 4, resolution=512)
-    assert [lv.feature_map_size for lv in big.prior_levels] == [64, 32, 16, 8, 6, 4]
+    assert [lv.feature_map_size[0] for lv in big.prior_levels] == [64, 32, 16, 8, 6, 4]
     with pytest.raises(SsdEdgeError, match="at least 257 pixels"):
         build_spec(ARCH, 4, resolution=256)
 

@@ -108,13 +108,15 @@ def test_engine_without_sidecar(tmp_path):
         open_artifact(str(engine))
 
 
-def test_foreign_onnx_needs_labels_and_net(tiny):
+def test_foreign_onnx_needs_labels_and_normalisation_or_net(tiny):
     with pytest.raises(SsdEdgeError) as e:
         open_artifact(tiny["foreign"])
     msg = str(e.value)
-    assert "--labels" in msg and "--net" in msg and "\n" not in msg
-    with pytest.raises(SsdEdgeError, match="only one"):
+    assert "--labels" in msg and "--net" in msg and "--mean" in msg and "\n" not in msg
+    with pytest.raises(SsdEdgeError, match="no --net; expected --mean and --std"):
         open_artifact(tiny["foreign"], labels=list(LABELS[1:]))
+    art = open_artifact(tiny["foreign"], labels=list(LABELS[1:]), mean=(0, 0, 0), std=(1, 1, 1))
+    assert art.spec.arch == "foreign" and art.spec.input_size == (32, 32)
 
 
 def test_foreign_onnx_with_labels_and_net(tiny, tmp_path):

@@ -21,7 +21,7 @@ def test_json_round_trip_is_identity():
     again = DetectorSpec.from_json(spec.to_json())
     assert again == spec
     assert hash(again) == hash(spec)
-    assert json.loads(spec.to_json())["schema"] == 1
+    assert json.loads(spec.to_json())["schema"] == 2
 
 
 def test_save_and_load(tmp_path):
@@ -40,12 +40,13 @@ def test_spec_is_frozen():
 @pytest.mark.parametrize("change, needle", [
     (dict(labels=("person", "car")), "labels[0] == 'BACKGROUND'"),
     (dict(labels=("BACKGROUND",)), "at least 2 labels"),
-    (dict(input_size=(300, 400)), "square"),
+    (dict(input_size=(300, 0)), "input_size (H, W) of positive ints"),
+    (dict(prior_levels=(PriorLevel(3, 100, (60, 70), 105),)), "one min size <= max_size"),
     (dict(std=(1.0, 0.0, 1.0)), "std values > 0"),
     (dict(precision="int4"), "precision"),
     (dict(output_layout="raw"), "output_layout"),
     (dict(activation="gelu"), "activation"),
-    (dict(prior_levels=()), "at least one prior level"),
+    (dict(prior_levels=(PriorLevel((3, 0), 100, 60),)), "positive map size"),
 ])
 def test_validation_says_expected_and_got(change, needle):
     with pytest.raises(SsdEdgeError) as e:
@@ -105,3 +106,42 @@ def test_priors_follow_image_size_for_other_resolutions():
     p = spec.priors()
     assert p.shape == (32 * 32 * 6, 4)
     np.testing.assert_allclose(p[0], [0.5 / 32, 0.5 / 32, 108.8 / 512, 108.8 / 512], atol=1e-6)
+
+
+def test_schema_1_json_reads_as_the_same_spec():
+    # A spec JSON as ssd-edge wrote it before non-square inputs (scalar level fields).
+    v1 = {"schema": 1, "arch": "mb1-ssd", "labels": ["BACKGROUND", "a", "b"],
+          "input_size": [300, 300], "mean": [127.0] * 3, "std": [128.0] * 3,
+          "prior_levels": [{"feature_map_size": lv.feature_map_size[0],
+                            "shrinkage": lv.shrinkage[0], "min_size": lv.min_size[0],
+                            "max_size": lv.max_size, "aspect_ratios": list(lv.aspect_ratios)}
+                           for lv in MB_LEVELS]}
+    old = DetectorSpec.from_dict(v1)
+    assert old == mb_spec()
+    np.testing.assert_array_equal(old.priors(), mb_spec().priors())
+    assert json.loads(old.to_json())["schema"] == 2
+    assert json.loads(old.to_json())["prior_levels"][0]["feature_map_size"] == [19, 19]
+
+
+def test_non_square_levels_are_per_axis():
+    # 320x240 (W x H): a 30x40 map with 8 px cells and three square boxes per location.
+    lv = PriorLevel((30, 40), (8.0, 8.0), (10, 16, 24), None, ())
+    spec = mb_spec().replace(input_size=(240, 320), prior_levels=(lv,))
+    assert spec.frame_size == (320, 240) and lv.boxes_per_location == 3
+    p = spec.priors()
+    assert p.shape == (30 * 40 * 3, 4) and spec.num_priors == 3600
+    np.testing.assert_allclose(p[:3], [[0.5 / 40, 0.5 / 30, s / 320, s / 240] for s in (10, 16, 24)],
+                               atol=1e-7)
+    # x inner (40 columns), y outer
+    np.testing.assert_allclose(p[3, :2], [1.5 / 40, 0.5 / 30], atol=1e-7)
+    np.testing.assert_allclose(p[40 * 3, :2], [0.5 / 40, 1.5 / 30], atol=1e-7)
+    assert DetectorSpec.from_json(spec.to_json()) == spec
+    with pytest.raises(SsdEdgeError, match="square input"):
+        spec.image_size
+
+
+def test_a_spec_without_prior_levels_describes_a_decoded_model():
+    spec = mb_spec().replace(arch="foreign", prior_levels=())
+    assert spec.num_priors == 0 and DetectorSpec.from_json(spec.to_json()) == spec
+    with pytest.raises(SsdEdgeError, match="no prior levels"):
+        spec.priors()

@@ -26,6 +26,9 @@ class OrtBackend:
         except ImportError:
             raise missing_extra("onnxruntime", "ort")
         opts = ort.SessionOptions()
+        # Old-IR files (UltraFace's, pytorch-ssd's) list weights as inputs: one warning per
+        # tensor at ORT's default level, none of them actionable for a user.
+        opts.log_severity_level = 3
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if threads:
             opts.intra_op_num_threads = int(threads)
