@@ -7,7 +7,8 @@ Where the spec lives, per kind:
 * ``.ort`` (ONNX Runtime's format): the same key in the session's ``modelmeta``;
 * ``.engine`` / ``.plan``: the sidecar ``<engine>.json`` (key ``"spec"``) written beside the plan;
 * ``.pth`` / ``.pt``: :func:`ssd_edge.models.load_checkpoint` (net detected from the keys, or a
-  ``<checkpoint>.spec.json`` beside it).
+  ``<checkpoint>.spec.json`` beside it);
+* ``triton://HOST:PORT/NAME``: the served model's config (:mod:`ssd_edge.runtime.triton_spec`).
 
 A foreign ONNX model (pytorch-ssd's exporter, someone else's tool) has no spec; ``labels`` and
 ``net`` then build one from the zoo's defaults, and ``mean``/``std`` override its normalisation.
@@ -21,6 +22,7 @@ from typing import Any, Optional
 from ..errors import SsdEdgeError, missing_extra
 from ..spec import DetectorSpec
 from .onnxinfo import OnnxInfo, read_onnx_info
+from .triton_spec import is_triton_url, open_triton
 
 log = logging.getLogger("ssd_edge.runtime")
 
@@ -65,10 +67,13 @@ class Artifact:
 
 def artifact_kind(path):
     """Return the artifact kind from the file name, or raise naming the kinds accepted."""
+    if is_triton_url(path):
+        return "triton"
     ext = os.path.splitext(os.fspath(path))[1].lower()
     kind = _KINDS.get(ext)
     if kind is None:
-        raise SsdEdgeError("expected a model file ending in .onnx, .ort, .engine or .pth, got %r"
+        raise SsdEdgeError("expected a model file ending in .onnx, .ort, .engine or .pth (or a "
+                           "triton://HOST:PORT/NAME URL), got %r"
                            % os.path.basename(os.fspath(path)))
     return kind
 
@@ -84,6 +89,9 @@ def open_artifact(path, labels=None, net=None, mean=None, std=None):
     """
     path = os.fspath(path)
     kind = artifact_kind(path)
+    if kind == "triton":
+        return open_triton(path, labels=read_labels(labels) if labels is not None else None,
+                           mean=mean, std=std)
     if not os.path.isfile(path):
         raise SsdEdgeError("expected a model file at %s, got nothing there (not found); check "
                            "the path" % path)

@@ -53,6 +53,8 @@ RECORDS = (
                   ("onnx",), cpu_auto=True),
     BackendRecord("torch", "ssd_edge.runtime.backends.torch_backend:TorchBackend", "torch",
                   "export", ("pth",), frame_path=True),
+    BackendRecord("triton", "ssd_edge.runtime.backends.triton:TritonBackend", "tritonclient",
+                  "triton", ("triton",), frame_path=True),
 )
 
 #: name → record.
