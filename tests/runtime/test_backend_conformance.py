@@ -48,6 +48,9 @@ def _paths(name, tiny, request):
     if "pth" in KINDS[name]:
         pth, onnx_path = request.getfixturevalue("zoo_pair")
         return pth, onnx_path
+    if "triton" in KINDS[name]:
+        # The tiny ONNX served by a real tritonserver (python backend), as ssd-export writes it.
+        return request.getfixturevalue("tiny_triton_url"), tiny["onnx"]
     return tiny["onnx"], tiny["onnx"]
 
 
