@@ -186,3 +186,11 @@ def serve_skip_reason():
     except Unavailable as e:
         return str(e)
     return None
+
+
+if __name__ == "__main__":
+    try:
+        print("tritonserver environment: %s" % ensure_env())
+    except Unavailable as e:
+        print("tritonserver environment not built (the Triton tests will skip): %s" % e)
+        sys.exit(1)
