@@ -22,7 +22,7 @@ venv: $(VENV)/.installed
 # .venv-triton (numpy < 2, ONNX Runtime, OpenCV; pip only). Built here once so the parallel test
 # workers find it ready; where it cannot be built the Triton tests skip with the reason.
 triton-env: venv
-	-$(PY) tests/triton/tritonserver.py
+	-$(PY) tests/serving/tritonserver.py
 
 test: venv triton-env
 	$(PY) -m pytest -q -n 2 $(PYTEST_ARGS)

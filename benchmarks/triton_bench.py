@@ -30,7 +30,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
-sys.path.insert(0, os.path.join(ROOT, "tests", "triton"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "serving"))
 sys.path.insert(0, HERE)
 
 THREADS = 16

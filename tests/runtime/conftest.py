@@ -67,7 +67,7 @@ def tiny_triton_url(tiny, tmp_path_factory):
     """``triton://`` URL of the tiny model on a real tritonserver (skips where it cannot run)."""
     import os
     import sys
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "triton"))
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "serving"))
     import tritonserver
     reason = tritonserver.serve_skip_reason()
     if reason:

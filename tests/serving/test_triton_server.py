@@ -9,7 +9,7 @@ import threading
 import numpy as np
 import pytest
 
-from conftest import NAME, demo_frames
+from triton_testdata import NAME, demo_frames
 from ssd_edge import Detector, SsdEdgeError
 
 pytestmark = pytest.mark.slow
