@@ -148,8 +148,11 @@ def main(argv=None):
         raise SsdEdgeError("--int8 needs --calib DIR: a folder of images like the ones the camera "
                            "will see (random calibration is never used)")
     from ..export.pipeline import run_export, summary_lines
-    if a.triton and not a.batch > 1 and not a.model.lower().endswith(".onnx"):
-        a.dynamic_batch = True     # Triton batches requests: the network needs a batch axis
+    if a.triton:
+        from .export_triton import triton_options
+        triton_options(a)          # a bad --triton-* value fails before any work is done
+        if not a.batch > 1 and not a.model.lower().endswith(".onnx"):
+            a.dynamic_batch = True     # Triton batches requests: the network needs a batch axis
     source = load_source(a)
     options = options_from_args(a, output=source.stem + ".onnx")
     echo = (lambda *_: None) if a.quiet else (lambda s: print(s, flush=True))

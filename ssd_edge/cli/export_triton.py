@@ -17,20 +17,26 @@ def add_triton_flags(p):
                    "python)")
 
 
+def triton_options(a):
+    """The :class:`TritonOptions` of the flags (checked before any export work starts)."""
+    from ..export.triton_repo import TritonOptions
+    return TritonOptions(name=a.triton_name, backend=a.triton_backend, device=a.triton_device,
+                         max_batch=a.max_batch)
+
+
 def write_triton(a, arts):
     """Write the repository from the export's FP32 (or given) ONNX; return lines to print.
 
     The network is the most reduced precision the export wrote (INT8, then FP16, then FP32);
     with --nms onnx it is the variant with NMS inside. The engine, if built, becomes NAME_trt.
     """
-    from ..export.triton_repo import TritonOptions, write_triton_repository
+    from ..export.triton_repo import write_triton_repository
     onnx = [x for x in arts if x.kind == "onnx" and x.nms in ("none", "onnx")]
     want_nms = "onnx" if a.nms == "onnx" else "none"
     order = {"int8": 0, "fp16": 1, "fp32": 2}
     onnx.sort(key=lambda x: (x.nms != want_nms, order.get(x.precision, 3)))
     engines = [x for x in arts if x.kind == "engine"]
-    options = TritonOptions(name=a.triton_name, backend=a.triton_backend,
-                            device=a.triton_device, max_batch=a.max_batch)
+    options = triton_options(a)
     written = write_triton_repository(onnx[0].path, a.triton, options,
                                       engine_path=engines[0].path if engines else None)
     return ["Triton repository %s: %s (from %s)" % (

@@ -131,7 +131,7 @@ def postprocess_config(name, spec, net_outputs, layout, max_batch):
     return "\n".join(render(fields)) + "\n"
 
 
-def pipeline_config(name, spec, network, pre, post, net_outputs, max_batch):
+def pipeline_config(name, spec, network, pre, post, net_outputs, max_batch, extra_params=None):
     """Ensemble: ``frame`` → ``pre`` → ``network`` (batched by the server) → ``post``."""
     c = spec.num_classes
     fields = [("name", name), ("platform", "ensemble"), ("max_batch_size", int(max_batch)),
@@ -156,8 +156,9 @@ def pipeline_config(name, spec, network, pre, post, net_outputs, max_batch):
              [(n, n) for n, _, _ in PIPELINE_OUTPUTS]),
     ]
     fields.append(("ensemble_scheduling", steps))
-    fields += parameters({SPEC_PARAM: spec.to_json(), ROLE_PARAM: "pipeline",
-                          NETWORK_PARAM: network})
+    params = {SPEC_PARAM: spec.to_json(), ROLE_PARAM: "pipeline", NETWORK_PARAM: network}
+    params.update(extra_params or {})
+    fields += parameters(params)
     return "\n".join(render(fields)) + "\n"
 
 

@@ -58,6 +58,9 @@ class TritonOptions:
                                                                           self.backend))
         if self.device is not None and self.device not in DEVICES:
             raise SsdEdgeError("expected --triton-device cpu or gpu, got %r" % self.device)
+        if self.name is not None and not re.match(r"^[A-Za-z0-9_-]+$", self.name):
+            raise SsdEdgeError("expected a Triton model name of letters, digits, _ and -, got %r"
+                               % self.name)
         if int(self.max_batch) < 1:
             raise SsdEdgeError("expected --max-batch >= 1, got %d" % self.max_batch)
 
@@ -80,9 +83,6 @@ def write_triton_repository(onnx_path, out_dir, options, engine_path=None):
         raise SsdEdgeError("expected an ONNX exported by ssd-export (spec in its metadata) for "
                            "--triton, got %s without it" % onnx_path)
     name = options.name or triton_name(os.path.basename(onnx_path)[:-len(".onnx")])
-    if not re.match(r"^[A-Za-z0-9_-]+$", name):
-        raise SsdEdgeError("expected a Triton model name of letters, digits, _ and -, got %r"
-                           % name)
     inputs, outputs = _io(art, onnx_path, options.max_batch)
     layout = "nms" if art.has_nms else "decoded"
     extra = {cfg.LAYOUT_PARAM: layout}
@@ -116,7 +116,7 @@ def write_triton_repository(onnx_path, out_dir, options, engine_path=None):
     pipe = _model_dir(out_dir, name + "_pipeline")
     os.makedirs(os.path.join(pipe, "1"), exist_ok=True)   # an ensemble's version folder is empty
     _write(pipe, cfg.pipeline_config(name + "_pipeline", art.spec, name, pre, post, outputs,
-                                     options.max_batch))
+                                     options.max_batch, extra))
     written.append(pipe)
     return written
 

@@ -140,6 +140,14 @@ def test_fixed_batch_onnx_is_refused_with_the_fix(tmp_path):
     assert not os.path.exists(str(tmp_path / "r" / "shapes-mb2-ssd-lite"))
 
 
+def test_bad_triton_name_fails_before_anything_is_written(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "ssd_edge.cli.export", BUNDLED, "--output-dir",
+                        str(tmp_path), "--triton", str(tmp_path / "r"), "--triton-name", "a b"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    assert r.returncode == 2 and "letters, digits, _ and -, got 'a b'" in r.stderr
+    assert os.listdir(str(tmp_path)) == []
+
+
 def test_triton_name_is_made_safe():
     from ssd_edge.export.triton_repo import triton_name
     assert triton_name("mb1-ssd.fp16") == "mb1-ssd_fp16"

@@ -68,6 +68,31 @@ def test_class_filters_and_thresholds_travel_to_the_server(server, exported, cli
         assert all(set(d.labels) <= set(keep) for d in want)
 
 
+@pytest.fixture(scope="module")
+def nms_served(tmp_path_factory):
+    """The bundled model with NMS in the graph (``--nms onnx``), its repository served."""
+    import os
+    import tritonserver
+    from ssd_edge.cli.export import main
+    from triton_testdata import BUNDLED
+    d = tmp_path_factory.mktemp("triton_nms")
+    assert main([BUNDLED, "--output-dir", str(d), "--nms", "onnx", "--triton", str(d / "repo"),
+                 "--triton-backend", "python", "--triton-name", "nm", "-q"]) == 0
+    with tritonserver.TritonServer(str(d / "repo"), tritonserver.ensure_env(),
+                                   str(d / "server.log")) as s:
+        yield s, os.path.join(str(d), "shapes-mb2-ssd-lite.nms-onnx.onnx")
+
+
+@pytest.mark.parametrize("model", ["nm", "nm_pipeline"])
+def test_graph_with_nms_inside_serves_the_same_detections(nms_served, clip, model):
+    server, onnx_path = nms_served
+    with Detector.load(onnx_path, backend="ort") as local, \
+            Detector.load(url(server, model), conf_threshold=0.3) as served:
+        local.conf_threshold = 0.3
+        assert served.graph_nms["iou_threshold"] == local.graph_nms["iou_threshold"]
+        assert_same(served.detect_batch(clip), local.detect_batch(clip))
+
+
 def test_sixteen_threads_share_one_detector_and_the_server_batches(server, clip, reference):
     import tritonclient.grpc as grpcclient
     with Detector.load(url(server, NAME)) as det:
