@@ -93,9 +93,11 @@ def test_graph_with_nms_inside_serves_the_same_detections(nms_served, clip, mode
         assert_same(served.detect_batch(clip), local.detect_batch(clip))
 
 
-def test_sixteen_threads_share_one_detector_and_the_server_batches(server, clip, reference):
+@pytest.mark.parametrize("protocol", ["grpc", "http"])
+def test_sixteen_threads_share_one_detector_and_the_server_batches(server, clip, reference,
+                                                                   protocol):
     import tritonclient.grpc as grpcclient
-    with Detector.load(url(server, NAME)) as det:
+    with Detector.load(url(server, NAME, protocol)) as det:
         results = [None] * len(clip)
         errors = []
 

@@ -55,6 +55,8 @@ class TritonBackend:
         self.owns_frame_path = self.role == "pipeline"
         self.num_classes = artifact.spec.num_classes
         self._local = threading.local()
+        self._opened = []                 # every per-thread HTTP client, closed by close()
+        self._lock = threading.Lock()
         self._shared = make_client(self.url) if self.url.protocol == "grpc" else None
 
     def _client(self):
@@ -63,6 +65,8 @@ class TritonBackend:
         client = getattr(self._local, "client", None)
         if client is None:
             client = self._local.client = make_client(self.url, concurrency=16)
+            with self._lock:
+                self._opened.append(client)
         return client
 
     def _inputs(self, arrays):
@@ -167,10 +171,13 @@ class TritonBackend:
         client, self._shared = self._shared, None
         if client is not None:
             client.close()
-        local = getattr(self._local, "client", None)
-        if local is not None:
-            local.close()
-            self._local.client = None
+        with self._lock:
+            opened, self._opened = self._opened, []
+        for c in opened:
+            try:
+                c.close()
+            except Exception:   # a client of a thread that has ended may already be closed
+                pass
 
 
 def _line(e):
