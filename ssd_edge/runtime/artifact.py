@@ -38,12 +38,13 @@ class Artifact:
     """A model file and everything read from it before a backend opens it.
 
     Attributes:
-        path: the file.
-        kind: ``"onnx"``, ``"ort"``, ``"engine"`` or ``"pth"``.
+        path: the file (or the ``triton://`` URL).
+        kind: ``"onnx"``, ``"ort"``, ``"engine"``, ``"pth"`` or ``"triton"``.
         spec: the detector spec (with any overrides applied).
         precision: ``"fp32"``, ``"fp16"`` or ``"int8"`` of the artifact's weights/compute.
         onnx: graph names, shapes and op types (``.onnx`` only).
-        sidecar: the engine's sidecar dict (``.engine`` only).
+        sidecar: the engine's sidecar dict (``.engine``); for ``triton``, ``{"nms", "triton":
+            {"url", "role", "config"}}`` read from the server.
         model: the loaded ``nn.Module`` (``.pth`` only; the torch backend takes it).
         foreign: True when the spec was built from ``labels``/``net`` instead of the file.
     """
