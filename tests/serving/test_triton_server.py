@@ -160,3 +160,17 @@ def test_ssd_detect_cli_runs_on_a_served_model(server, clip, reference, tmp_path
                           url(server, "plain")], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, universal_newlines=True)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+
+
+def test_ssd_live_streams_the_demo_clip_through_the_server(server, reference, tmp_path):
+    from triton_testdata import CLIP
+    out = tmp_path / "dets.jsonl"
+    r = subprocess.run([sys.executable, "-m", "ssd_edge.cli.live", "--model",
+                        url(server, NAME, "http"), "--source", CLIP, "--headless",
+                        "--max-frames", "8", "--output", str(out)],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    assert r.returncode == 0, r.stderr
+    lines = [json.loads(x) for x in out.read_text().splitlines() if x.strip()]
+    assert len(lines) == 8
+    counts = [len(x.get("detections", [])) for x in lines]
+    assert counts == [len(d) for d in reference[:8]] and sum(counts) > 0
