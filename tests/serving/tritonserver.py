@@ -89,6 +89,15 @@ def _install_stub(venv):
     os.chmod(dst, 0o755)
 
 
+def _die_with_parent():
+    # A test run killed from outside (timeout, Ctrl-C twice) must not leave a server behind.
+    import ctypes
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
 def free_ports(n):
     socks = []
     for _ in range(n):
@@ -138,7 +147,7 @@ class TritonServer:
                "--exit-on-error=false", "--strict-readiness=false", "--log-verbose", "0"]
         self._out = open(self.log, "w")
         self.proc = subprocess.Popen(cmd, stdout=self._out, stderr=subprocess.STDOUT, env=env,
-                                     start_new_session=True)
+                                     start_new_session=True, preexec_fn=_die_with_parent)
         self._wait_ready()
         return self
 
