@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 TORCH_CPU ?= torch==2.13.0
 PYTEST_ARGS ?=
 
-.PHONY: venv test test-quick demo clean
+.PHONY: venv triton-env test test-quick demo clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,7 +18,13 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed
 
-test: venv
+# The Triton tests' server (nvidia-pytriton's tritonserver) runs with its own Python environment,
+# .venv-triton (numpy < 2, ONNX Runtime, OpenCV; pip only). Built here once so the parallel test
+# workers find it ready; where it cannot be built the Triton tests skip with the reason.
+triton-env: venv
+	-$(PY) tests/serving/tritonserver.py
+
+test: venv triton-env
 	$(PY) -m pytest -q -n 2 $(PYTEST_ARGS)
 
 test-quick: venv
@@ -40,4 +46,4 @@ demo: $(VENV)/.demo-installed
 	$(PY) -m ssd_edge.demo $(DEMO_ARGS)
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) .venv-triton .venv-triton.lock build *.egg-info .pytest_cache

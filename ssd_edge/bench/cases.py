@@ -102,8 +102,10 @@ def parse_backends(text):
 
 
 def check_model_path(path):
-    """Raise SsdEdgeError unless ``path`` is an existing file of a kind a backend runs."""
-    artifact_kind(path)
+    """Raise SsdEdgeError unless ``path`` is an existing file of a kind a backend runs (or a
+    ``triton://`` URL, checked when it is opened)."""
+    if artifact_kind(path) == "triton":
+        return
     if not os.path.isfile(path):
         raise SsdEdgeError("expected a model file at %s, got nothing there (not found)" % path)
 

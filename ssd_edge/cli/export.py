@@ -6,6 +6,7 @@ import sys
 
 from ..errors import SsdEdgeError
 from .common import NMS as _NMS, cli_entry
+from .export_triton import add_triton_flags
 
 EPILOG = """artifacts (beside the checkpoint unless --output/--output-dir):
   model.onnx                FP32, input_0 -> scores, boxes (always written: the others derive from it)
@@ -14,12 +15,14 @@ EPILOG = """artifacts (beside the checkpoint unless --output/--output-dir):
   model[.prec].nms-onnx.onnx / .nms-trt.onnx   --nms onnx|trt: four NMS outputs
   model.ort, model.int8.ort --mobile: ONNX Runtime mobile format
   model.<prec>.engine (+ .engine.json sidecar)  --engine: TensorRT plan, built on the target
+  DIR/NAME, NAME_pipeline, ...  --triton DIR: a Triton Inference Server model repository
 
 examples:
   ssd-export mb1-ssd.pth --labels labels.txt --fp16
   ssd-export mb1-ssd.pth --int8 --calib images/ --nms onnx
   ssd-export model.onnx --fp16 --engine          # on the Jetson
-  ssd-export --inspect model.int8.onnx --json"""
+  ssd-export --inspect model.int8.onnx --json
+  ssd-export mb1-ssd.pth --triton models/ --triton-backend python"""
 
 
 def build_parser():
@@ -46,7 +49,7 @@ def build_parser():
     b = p.add_mutually_exclusive_group()
     b.add_argument("--batch", type=int, default=1, help="static batch size (default 1)")
     b.add_argument("--dynamic-batch", action="store_true", help="symbolic batch axis")
-    p.add_argument("--max-batch", type=int, default=8, help="engine profile max batch (default 8)")
+    p.add_argument("--max-batch", type=int, default=8, help="engine profile max batch and Triton max_batch_size (default 8)")
     p.add_argument("--no-simplify", action="store_true", help="skip onnxsim")
     p.add_argument("--nms", choices=["none", "onnx", "trt"], default="none",
                    help="NMS in the graph: onnx ops (ORT and TensorRT>=8.5) or EfficientNMS_TRT")
@@ -68,6 +71,7 @@ def build_parser():
     p.add_argument("--mobile", action="store_true", help="also write ONNX Runtime .ort files")
     p.add_argument("--deepstream", action="store_true",
                    help="also write a DeepStream nvinfer config and custom parser")
+    add_triton_flags(p)
     p.add_argument("--no-check", action="store_true", help="skip the parity checks")
     p.add_argument("--inspect", metavar="ARTIFACT", help="print what an artifact holds and exit")
     p.add_argument("--json", action="store_true", help="with --inspect: JSON output")
@@ -166,6 +170,11 @@ def main(argv=None):
         raise SsdEdgeError("--int8 needs --calib DIR: a folder of images like the ones the camera "
                            "will see (random calibration is never used)")
     from ..export.pipeline import run_export, summary_lines
+    if a.triton:
+        from .export_triton import triton_options
+        triton_options(a)          # a bad --triton-* value fails before any work is done
+        if not a.batch > 1 and not a.model.lower().endswith(".onnx"):
+            a.dynamic_batch = True     # Triton batches requests: the network needs a batch axis
     source = load_source(a)
     options = options_from_args(a, output=source.stem + ".onnx")
     echo = (lambda *_: None) if a.quiet else (lambda s: print(s, flush=True))
@@ -174,6 +183,10 @@ def main(argv=None):
                                                       *source.spec.frame_size))
     from ..runtime.backends.trt import run_engine
     arts = run_export(source, options, echo, run_engine=run_engine)
+    if a.triton:
+        from .export_triton import write_triton
+        for line in write_triton(a, arts):
+            echo(line)
     if a.deepstream:
         from ..export.deepstream import write_deepstream
         # arts[0] is the FP32 ONNX, or the given one (which may be FP16/INT8, or hold NMS).

@@ -76,7 +76,8 @@ def parse_triple(text, flag):
 
 def add_model_flags(p):
     """Flags shared by ssd-live and ssd-detect."""
-    p.add_argument("--model", help="model artifact (.onnx, .engine, .pth); default: the bundled one")
+    p.add_argument("--model", help="model artifact (.onnx, .engine, .pth) or a served "
+                   "model triton://HOST:PORT/NAME; default: the bundled one")
     p.add_argument("--backend", default="auto", choices=BACKEND_CHOICES)
     p.add_argument("--device", help="backend device: cpu, cuda[:N] (torch, ort) or tensorrt (ort)")
     prec = p.add_mutually_exclusive_group()

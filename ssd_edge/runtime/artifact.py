@@ -7,7 +7,8 @@ Where the spec lives, per kind:
 * ``.ort`` (ONNX Runtime's format): the same key in the session's ``modelmeta``;
 * ``.engine`` / ``.plan``: the sidecar ``<engine>.json`` (key ``"spec"``) written beside the plan;
 * ``.pth`` / ``.pt``: :func:`ssd_edge.models.load_checkpoint` (net detected from the keys, or a
-  ``<checkpoint>.spec.json`` beside it).
+  ``<checkpoint>.spec.json`` beside it);
+* ``triton://HOST:PORT/NAME``: the served model's config (:mod:`ssd_edge.runtime.triton_spec`).
 
 A foreign ONNX model (pytorch-ssd's exporter, UltraFace's published files, someone else's tool)
 has no spec; ``labels`` with ``mean``/``std`` describe one with decoded outputs, or ``labels``
@@ -47,12 +48,13 @@ class Artifact:
     """A model file and everything read from it before a backend opens it.
 
     Attributes:
-        path: the file.
-        kind: ``"onnx"``, ``"ort"``, ``"engine"`` or ``"pth"``.
+        path: the file (or the ``triton://`` URL).
+        kind: ``"onnx"``, ``"ort"``, ``"engine"``, ``"pth"`` or ``"triton"``.
         spec: the detector spec (with any overrides applied).
         precision: ``"fp32"``, ``"fp16"`` or ``"int8"`` of the artifact's weights/compute.
         onnx: graph names, shapes and op types (``.onnx`` only).
-        sidecar: the engine's sidecar dict (``.engine`` only).
+        sidecar: the engine's sidecar dict (``.engine``); for ``triton``, ``{"nms", "triton":
+            {"url", "role", "config"}}`` read from the server.
         model: the loaded ``nn.Module`` (``.pth`` only; the torch backend takes it).
         foreign: True when the spec was built from ``labels``/``net`` instead of the file.
     """
@@ -98,6 +100,9 @@ def open_artifact(path, labels=None, net=None, mean=None, std=None, resolution=N
     path = os.fspath(path)
     kind = artifact_kind(path)
     entry = find_kind(path)
+    if entry.opener is not None:
+        return load_target(entry.opener)(
+            path, labels=read_labels(labels) if labels is not None else None, mean=mean, std=std)
     if not entry.url and not os.path.isfile(path):
         raise SsdEdgeError("expected a model file at %s, got nothing there (not found); check "
                            "the path" % path)

@@ -53,5 +53,23 @@ def tiny_fp16(tiny, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def tiny_triton_url(tiny, tmp_path_factory):
+    """``triton://`` URL of the tiny model on a real tritonserver (skips where it cannot run)."""
+    import os
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "serving"))
+    import tritonserver
+    reason = tritonserver.serve_skip_reason()
+    if reason:
+        pytest.skip(reason)
+    from ssd_edge.serving.triton_repo import TritonOptions, write_triton_repository
+    d = tmp_path_factory.mktemp("triton")
+    write_triton_repository(tiny["onnx"], str(d / "repo"), TritonOptions(backend="python"))
+    with tritonserver.TritonServer(str(d / "repo"), tritonserver.ensure_env(),
+                                   str(d / "server.log")) as server:
+        yield "triton://127.0.0.1:%d/tiny" % server.grpc_port
+
+
+@pytest.fixture(scope="session")
 def frames():
     return make_frames(6)

@@ -35,6 +35,10 @@ def zoo_pair(tmp_path_factory):
     return pth, onnx_path
 
 
+# triton starts a real tritonserver (tens of seconds): not part of `make test-quick`.
+ALL_BACKENDS = [pytest.param(n, marks=pytest.mark.slow) if n == "triton" else n for n in BACKENDS]
+
+
 def _skip_unless_runnable(name):
     if not is_installed(name):
         pytest.skip("%s is not installed (pip install \"ssd-edge[%s]\")" % PACKAGES[name])
@@ -48,6 +52,9 @@ def _paths(name, tiny, request):
     if "pth" in KINDS[name]:
         pth, onnx_path = request.getfixturevalue("zoo_pair")
         return pth, onnx_path
+    if "triton" in KINDS[name]:
+        # The tiny ONNX served by a real tritonserver (python backend), as ssd-export writes it.
+        return request.getfixturevalue("tiny_triton_url"), tiny["onnx"]
     return tiny["onnx"], tiny["onnx"]
 
 
@@ -56,7 +63,7 @@ def _tolerance(backend):
     return 2e-2 if getattr(backend, "precision", "fp32") == "fp16" else 1e-4
 
 
-@pytest.mark.parametrize("name", list(BACKENDS))
+@pytest.mark.parametrize("name", ALL_BACKENDS)
 def test_raw_outputs_match_onnxruntime(name, tiny, frames, request):
     _skip_unless_runnable(name)
     pytest.importorskip("onnxruntime")
@@ -81,7 +88,7 @@ def test_raw_outputs_match_onnxruntime(name, tiny, frames, request):
         ref.close()
 
 
-@pytest.mark.parametrize("name", list(BACKENDS))
+@pytest.mark.parametrize("name", ALL_BACKENDS)
 def test_detections_match_onnxruntime(name, tiny, frames, request):
     _skip_unless_runnable(name)
     pytest.importorskip("onnxruntime")

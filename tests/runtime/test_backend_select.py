@@ -127,7 +127,7 @@ def test_probe_hardware_reads_files(tmp_path):
 def test_registry_is_plain_data():
     assert backend_names() == list(BACKENDS)
     assert set(BACKENDS) == set(PACKAGES) == set(KINDS) == {"ort", "trt", "opencv", "openvino",
-                                                             "torch"}
+                                                             "torch", "triton"}
     assert BACKENDS["trt"] == "ssd_edge.runtime.backends.trt:TrtBackend"
     for target in BACKENDS.values():
         module, _, cls = target.partition(":")

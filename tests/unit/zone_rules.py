@@ -11,7 +11,7 @@ import pathlib
 CORE = ("spec", "priors", "boxes", "nms", "detections", "errors", "fileio", "contract", "labels",
         "preprocess")
 BUILD = ("models", "export", "data", "train")
-TOOLS = ("eval", "bench", "cli", "doctor", "demo")
+TOOLS = ("eval", "bench", "cli", "doctor", "demo", "serving")
 
 #: zone → zones it may import (itself included). "api" is ``ssd_edge/__init__.py``.
 ALLOWED = {

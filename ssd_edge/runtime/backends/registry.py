@@ -60,6 +60,8 @@ RECORDS = (
                   ("onnx",), cpu_auto=True),
     BackendRecord("torch", "ssd_edge.runtime.backends.torch_backend:TorchBackend", "torch",
                   "export", ("pth",), frame_path=True),
+    BackendRecord("triton", "ssd_edge.runtime.backends.triton:TritonBackend", "tritonclient",
+                  "triton", ("triton",), frame_path=True),
 )
 
 #: name → record.
@@ -88,12 +90,16 @@ class ArtifactKind:
         reader: ``"module:function"`` reading the spec of this kind:
             ``function(path) -> ({SPEC_KEY: json} or {}, sidecar dict or None)``; None for the
             built-in kinds, which :func:`ssd_edge.runtime.artifact.open_artifact` reads itself.
+        opener: ``"module:function"`` that opens this kind whole:
+            ``function(path, labels=, mean=, std=) -> Artifact`` (a served model, whose spec and
+            overrides the server's config decides); takes precedence over ``reader``.
     """
 
     kind: str
     suffixes: Tuple[str, ...]
     url: bool = False
     reader: Optional[str] = None
+    opener: Optional[str] = None
 
     def __post_init__(self):
         if not self.suffixes or any(s != s.lower() for s in self.suffixes):
@@ -106,6 +112,8 @@ ARTIFACT_KINDS = (
     ArtifactKind("ort", (".ort",)),
     ArtifactKind("engine", (".engine", ".plan")),
     ArtifactKind("pth", (".pth", ".pt")),
+    ArtifactKind("triton", ("triton://",), url=True,
+                 opener="ssd_edge.runtime.triton_spec:open_triton"),
 )
 
 

@@ -2,7 +2,8 @@
 
 Rules, first match wins:
 
-1. ``.engine`` → ``trt``; ``.pth`` → ``torch``; ``.ort`` → ``ort`` (each runs nowhere else);
+1. ``.engine`` → ``trt``; ``.pth`` → ``torch``; ``.ort`` → ``ort``; ``triton://`` → ``triton``
+   (each runs nowhere else);
 2. an ONNX graph using the ``EfficientNMS_TRT`` plugin → ``trt`` (no other runtime has it);
 3. TensorRT installed and a CUDA GPU present → ``trt``;
 4. an INT8 artifact on the CPU → ``openvino`` if installed: ONNX Runtime runs the signed,
@@ -95,6 +96,8 @@ def choose_backend(artifact, hardware):
         return "torch", "a .pth checkpoint runs through the model zoo in PyTorch (%s)" % where
     if kind == "ort":
         return "ort", "an .ort file is ONNX Runtime's own format"
+    if kind == "triton":
+        return "triton", "a triton:// model runs on its Triton Inference Server"
     ops = artifact.onnx.op_types if artifact.onnx is not None else frozenset()
     if "EfficientNMS_TRT" in ops:
         return "trt", "the graph uses the EfficientNMS_TRT plugin, which only TensorRT runs"

@@ -1,0 +1,185 @@
+"""Triton backend: a ``triton://HOST:PORT/NAME`` model served by Triton Inference Server.
+
+Two kinds of served model (the ``ssd_edge.role`` parameter of its config says which):
+
+* the network (``NAME``): the Detector pre- and post-processes locally, exactly as for a local
+  file, and each call is one request of ``(B, 3, H, W)``; many threads calling one Detector
+  become concurrent requests that the server's dynamic batcher merges;
+* the pipeline (``NAME_pipeline``): the backend owns the frame path — ``detect_batch`` sends each
+  uint8 BGR frame as its own request, all at once (asynchronously), and the server resizes,
+  normalises, batches the network across requests and post-processes.
+
+One instance is safe to share between threads: the gRPC client is thread-safe; the HTTP client
+(gevent-based, usable only from the thread that made it) is kept one per thread.
+"""
+import functools
+import threading
+
+import numpy as np
+
+from ...detections import Detections
+from ...errors import SsdEdgeError, missing_extra
+from ..triton_spec import make_client, parse_triton_url
+
+_PIPE_OUT = ("detection_boxes", "detection_scores", "detection_classes")
+_NP = {"TYPE_FP32": "FP32", "TYPE_FP16": "FP16", "TYPE_INT32": "INT32", "TYPE_INT64": "INT64",
+       "TYPE_UINT8": "UINT8"}
+#: Seconds one inference request may take before the call fails.
+REQUEST_TIMEOUT_S = 120.0
+
+
+class TritonBackend:
+    """The backend contract over tritonclient.
+
+    Args:
+        artifact: an Artifact of kind ``triton`` (:func:`ssd_edge.runtime.triton_spec.open_triton`).
+        threads, device: not used (the server decides); accepted for the common signature.
+    """
+
+    def __init__(self, artifact, threads=None, device=None):
+        try:
+            import tritonclient.utils  # noqa: F401
+        except ImportError:
+            raise missing_extra("tritonclient", "triton")
+        info = artifact.sidecar["triton"]
+        self.url = parse_triton_url(info["url"])
+        config = info["config"]
+        self.role = info["role"]
+        self.inputs = [t["name"] for t in config.get("input", [])]
+        self.outputs = [t["name"] for t in config.get("output", [])]
+        self._types = {t["name"]: _NP.get(t.get("data_type"), "FP32")
+                       for t in config.get("input", [])}
+        self.max_batch = int(config.get("max_batch_size", 0)) or None
+        self.batch_size = None
+        self.device = "triton %s %s" % (self.url.protocol, self.url.address)
+        self.owns_frame_path = self.role == "pipeline"
+        self.num_classes = artifact.spec.num_classes
+        self._local = threading.local()
+        self._opened = []                 # every per-thread HTTP client, closed by close()
+        self._lock = threading.Lock()
+        self._shared = make_client(self.url) if self.url.protocol == "grpc" else None
+
+    def _client(self):
+        if self._shared is not None:
+            return self._shared
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = self._local.client = make_client(self.url, concurrency=16)
+            with self._lock:
+                self._opened.append(client)
+        return client
+
+    def _inputs(self, arrays):
+        if self.url.protocol == "grpc":
+            import tritonclient.grpc as tc
+        else:
+            import tritonclient.http as tc
+        out = []
+        for name, arr in arrays.items():
+            x = tc.InferInput(name, list(arr.shape), self._types.get(name, "FP32"))
+            x.set_data_from_numpy(np.ascontiguousarray(arr))
+            out.append(x)
+        return out
+
+    def _requested(self, names):
+        if self.url.protocol == "grpc":
+            import tritonclient.grpc as tc
+        else:
+            import tritonclient.http as tc
+        return [tc.InferRequestedOutput(n) for n in names]
+
+    def __call__(self, feeds):
+        """One request with the whole batch; returns output name → array (network role)."""
+        if self.role == "pipeline":
+            raise SsdEdgeError("expected frames for %s (a pipeline), got tensors" % self.url)
+        result = self._infer(self._inputs(feeds), self.outputs)
+        return {n: result.as_numpy(n) for n in self.outputs}
+
+    def _infer(self, inputs, outputs):
+        from tritonclient.utils import InferenceServerException
+        kwargs = {"client_timeout": REQUEST_TIMEOUT_S} if self.url.protocol == "grpc" else {}
+        try:
+            return self._client().infer(self.url.name, inputs,
+                                        outputs=self._requested(outputs), **kwargs)
+        except InferenceServerException as e:
+            raise SsdEdgeError("Triton server %s failed %s: %s" % (self.url.address,
+                                                                   self.url.name, _line(e)))
+
+    def detect_batch(self, frames, options):
+        """Pipeline role: each ``(H, W, 3) uint8`` BGR frame as a concurrent request.
+
+        Returns one :class:`Detections` per frame, boxes in that frame's pixels.
+        """
+        thr = options.thresholds or (options.conf_threshold,) * self.num_classes
+        thr = np.asarray([thr], np.float32)
+        nms = np.asarray([[options.iou_threshold, options.candidate_size, options.top_k,
+                           options.max_detections]], np.float32)
+        requests = [self._inputs({"frame": np.ascontiguousarray(f)[None], "thresholds": thr,
+                                  "nms_options": nms}) for f in frames]
+        if self.url.protocol == "grpc":
+            results = self._gather_grpc(requests)
+        else:
+            client = self._client()
+            pending = [client.async_infer(self.url.name, r, outputs=self._requested(_PIPE_OUT))
+                       for r in requests]
+            results = [self._result(p.get_result) for p in pending]
+        return [self._detections(r, options.labels) for r in results]
+
+    def _gather_grpc(self, requests):
+        done = threading.Event()
+        results = [None] * len(requests)
+        left = [len(requests)]
+        lock = threading.Lock()
+
+        def finish(i, result, error):
+            results[i] = error if error is not None else result
+            with lock:
+                left[0] -= 1
+                if left[0] == 0:
+                    done.set()
+
+        for i, r in enumerate(requests):
+            # tritonclient calls back with keywords: callback(result=..., error=...).
+            self._shared.async_infer(self.url.name, r, functools.partial(finish, i),
+                                     outputs=self._requested(_PIPE_OUT),
+                                     client_timeout=REQUEST_TIMEOUT_S)
+        if requests and not done.wait(REQUEST_TIMEOUT_S + 10.0):
+            raise SsdEdgeError("expected answers from the Triton server %s within %.0f s, got "
+                               "%d of %d" % (self.url.address, REQUEST_TIMEOUT_S,
+                                             len(requests) - left[0], len(requests)))
+        return [self._result(lambda r=r: r) for r in results]
+
+    def _result(self, get):
+        from tritonclient.utils import InferenceServerException
+        try:
+            result = get()
+            if isinstance(result, Exception):
+                raise result
+            return result
+        except InferenceServerException as e:
+            raise SsdEdgeError("Triton server %s failed %s: %s" % (self.url.address,
+                                                                   self.url.name, _line(e)))
+
+    @staticmethod
+    def _detections(result, labels):
+        boxes = result.as_numpy("detection_boxes")[0]
+        scores = result.as_numpy("detection_scores")[0]
+        classes = result.as_numpy("detection_classes")[0].astype(np.int64)
+        return Detections(boxes, scores, classes, [labels[c] for c in classes])
+
+    def close(self):
+        client, self._shared = self._shared, None
+        if client is not None:
+            client.close()
+        with self._lock:
+            opened, self._opened = self._opened, []
+        for c in opened:
+            try:
+                c.close()
+            except Exception:   # a client of a thread that has ended may already be closed
+                pass
+
+
+def _line(e):
+    text = str(getattr(e, "message", lambda: None)() or e).strip()
+    return (text.splitlines() or [repr(e)])[0]
