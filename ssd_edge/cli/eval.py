@@ -13,6 +13,7 @@ import os
 import sys
 
 from ..errors import SsdEdgeError, missing_extra
+from ..fileio import make_parent
 from .common import BACKEND_CHOICES, cli_entry
 
 EPILOG = """defaults follow pytorch-ssd's eval_ssd.py: confidence threshold 0.01, NMS IoU 0.45,
@@ -67,10 +68,7 @@ def check_args(a):
         raise SsdEdgeError("expected --limit N with N >= 1, got %d" % a.limit)
     for path in (a.json, a.plot):
         if path:
-            folder = os.path.dirname(os.path.abspath(path))
-            if not os.path.isdir(folder):
-                raise SsdEdgeError("expected an existing folder for %s, got %s, which does not "
-                                   "exist" % (path, folder))
+            make_parent(path)
     if a.plot:
         try:
             import matplotlib  # noqa: F401  (fail now, not after the whole evaluation)

@@ -5,6 +5,7 @@ import os
 import sys
 
 from ..errors import SsdEdgeError
+from ..fileio import make_parent
 from .common import cli_entry
 
 EPILOG = """artifacts (beside the checkpoint unless --output/--output-dir):
@@ -89,9 +90,7 @@ def output_stem(model_path, a):
         base = os.path.splitext(os.path.basename(model_path))[0]
         folder = a.output_dir or os.path.dirname(os.path.abspath(model_path))
         stem = os.path.join(folder, base)
-    folder = os.path.dirname(os.path.abspath(stem))
-    if not os.path.isdir(folder):
-        raise SsdEdgeError("output folder %s does not exist; create it or pick another" % folder)
+    folder = make_parent(stem)
     if not os.access(folder, os.W_OK):
         raise SsdEdgeError("output folder %s is not writable; pick another with --output-dir" % folder)
     return stem

@@ -194,8 +194,10 @@ def test_inspect_reports_spec_and_operators(exported, capsys):
                                   "mb3-large-ssd-lite"])
 def test_every_zoo_net_exports_and_matches_pytorch(arch, tmp_path, capsys):
     ckpt, labels = write_checkpoint(tmp_path, arch=arch)
-    rc, out, err = run([ckpt, "--labels", labels, "--output-dir", str(tmp_path), "-q"], capsys)
+    out_dir = tmp_path / "new" / "folder"          # created by ssd-export
+    rc, out, err = run([ckpt, "--labels", labels, "--output-dir", str(out_dir), "-q"], capsys)
     assert rc == 0, err
+    assert (out_dir / (os.path.splitext(os.path.basename(ckpt))[0] + ".onnx")).is_file()
     line = [l for l in out.splitlines() if l.strip().endswith("inputs)") and ".onnx" in l][0]
     assert "fp32" in line
 
@@ -227,8 +229,9 @@ def test_bad_inputs_exit_2_with_one_line(tmp_path, capsys):
     wrong = tmp_path / "wrong.txt"
     wrong.write_text("BACKGROUND\na\n")
     assert "2" in bad([ckpt, "--labels", str(wrong)], capsys)
-    assert "does not exist" in bad([ckpt, "--labels", labels, "--output-dir", str(tmp_path / "x" / "y")],
-                                   capsys)
+    (tmp_path / "afile").write_text("x")
+    assert "cannot create it" in bad([ckpt, "--labels", labels, "--output-dir",
+                                      str(tmp_path / "afile" / "y")], capsys)
     assert "TensorRT" in bad([ckpt, "--labels", labels, "--engine", "--output-dir", str(tmp_path)], capsys)
 
 
