@@ -2,7 +2,7 @@
 cuda-python or pycuda, and TensorRT with the features the code relies on.
 
 TensorRT feature probes live in ``ssd_edge.runtime.trt_compat`` (one module for all probes,
-DESIGN.md §5); the doctor only prints its ``feature_report``.
+docs/architecture.md §5); the doctor only prints its ``feature_report``.
 """
 from ..errors import SsdEdgeError
 from .core import FAIL, OK, WARN, Verdict, run_cmd, try_import, version_of, version_tuple

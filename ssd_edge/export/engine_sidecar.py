@@ -1,7 +1,7 @@
 """The engine sidecar ``<engine>.json``: what an engine was built from, with what, for which GPU.
 
 A TensorRT plan only loads on the exact TensorRT build and GPU it was built on, and nothing in
-the plan says which ONNX it came from. The sidecar (DESIGN.md §3, documented field by field in
+the plan says which ONNX it came from. The sidecar (docs/architecture.md §3, documented field by field in
 docs/formats.md) lets the runtime refuse a stale or foreign engine *before* TensorRT fails on it,
 with a message saying why and how to rebuild. Needs nothing but the standard library.
 """

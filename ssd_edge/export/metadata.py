@@ -1,4 +1,4 @@
-"""The DetectorSpec inside an ONNX model: ``metadata_props["ssd_edge.spec"]`` (DESIGN.md §3)."""
+"""The DetectorSpec inside an ONNX model: ``metadata_props["ssd_edge.spec"]`` (docs/architecture.md §3)."""
 from ..errors import SsdEdgeError
 from ..spec import DetectorSpec
 

@@ -1,6 +1,6 @@
 """NMS inside the graph: ``--nms onnx`` (standard ONNX ops) and ``--nms trt`` (EfficientNMS_TRT).
 
-Both replace the ``scores``/``boxes`` outputs with DESIGN.md §3's four outputs:
+Both replace the ``scores``/``boxes`` outputs with docs/architecture.md §3's four outputs:
 ``num_detections int32 [B,1]``, ``detection_boxes float32 [B,K,4]`` (normalised x1 y1 x2 y2),
 ``detection_scores float32 [B,K]``, ``detection_classes int32 [B,K]`` (padding after
 ``num_detections`` has score 0).

@@ -1,4 +1,4 @@
-"""PyTorch → ONNX with the DESIGN.md §3 contract, simplified with onnxsim, spec in the metadata."""
+"""PyTorch → ONNX with the docs/architecture.md §3 contract, simplified with onnxsim, spec in the metadata."""
 import logging
 import os
 import tempfile

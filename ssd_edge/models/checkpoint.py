@@ -1,4 +1,4 @@
-"""Load and save pytorch-ssd checkpoints (DESIGN.md §3 "Checkpoints we write").
+"""Load and save pytorch-ssd checkpoints (docs/architecture.md §3 "Checkpoints we write").
 
 Loading treats the file as untrusted: ``torch.load(..., weights_only=True)`` only, so a pickle
 that would run code is refused before anything in it runs. A checkpoint is the plain state_dict

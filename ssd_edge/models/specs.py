@@ -2,7 +2,7 @@
 
 No torch here: the runtime (and anything else without torch) builds a net's
 :class:`~ssd_edge.spec.DetectorSpec` from these tables. They are the only copy in the package
-(DESIGN.md §5, "one spec, no copies"); the torch builders in this package and
+(docs/architecture.md §5, "one spec, no copies"); the torch builders in this package and
 :func:`ssd_edge.models.build_spec` read them from here.
 
 Values are pytorch-ssd's (``vision/ssd/config/*.py``, upstream HEAD 7a839cb): mean/std apply to
@@ -175,7 +175,7 @@ def default_spec(arch, labels, resolution=TABLE_SIZE, activation=None, width_mul
 
 def scaled_level(level, feature_map_size, resolution):
     # type: (PriorLevel, int, int) -> PriorLevel
-    """DESIGN.md §4 for a size other than 300: the measured map size, ``shrinkage = size / map``
+    """docs/architecture.md §4 for a size other than 300: the measured map size, ``shrinkage = size / map``
     and box sizes scaled by ``size / 300``; the aspect ratios are kept."""
     f = float(resolution) / TABLE_SIZE
     return PriorLevel(int(feature_map_size), float(resolution) / feature_map_size,

@@ -1,6 +1,6 @@
 """The model zoo: build a net from a :class:`DetectorSpec`, and a spec for any input size.
 
-``build_spec`` applies DESIGN.md §4: at 300 the net gets pytorch-ssd's table (checked against the
+``build_spec`` applies docs/architecture.md §4: at 300 the net gets pytorch-ssd's table (checked against the
 feature maps the net really produces); at another size the map sizes are measured by running the
 net (on PyTorch's ``meta`` device, so no arithmetic is done), ``shrinkage = size / map size`` and
 box sizes scale by ``size / 300``.
@@ -97,7 +97,7 @@ def build_spec(arch, labels, resolution=specs.TABLE_SIZE, activation=None, width
     """Return the :class:`DetectorSpec` of ``arch`` at ``resolution``×``resolution``.
 
     At 300 it is pytorch-ssd's table (:func:`ssd_edge.models.specs.default_spec`); elsewhere the
-    levels follow DESIGN.md §4 (measured map sizes, ``shrinkage = size / map``, box sizes
+    levels follow docs/architecture.md §4 (measured map sizes, ``shrinkage = size / map``, box sizes
     × size/300, the table's aspect ratios).
 
     Args:

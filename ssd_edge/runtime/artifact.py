@@ -57,7 +57,7 @@ class Artifact:
 
     @property
     def has_nms(self):
-        """True when the graph's outputs are the four NMS outputs (DESIGN.md §3)."""
+        """True when the graph's outputs are the four NMS outputs (docs/architecture.md §3)."""
         if self.onnx is not None:
             return set(NMS_OUTPUTS) <= {t.name for t in self.onnx.outputs}
         return self.spec.output_layout == "nms"

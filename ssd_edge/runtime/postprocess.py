@@ -1,6 +1,6 @@
 """Network outputs → :class:`~ssd_edge.detections.Detections`, with class filters.
 
-Two graph layouts (DESIGN.md §3):
+Two graph layouts (docs/architecture.md §3):
 
 * ``decoded``: ``scores (B, P, C)`` and ``boxes (B, P, 4)`` → :func:`ssd_edge.postprocess`
   (pytorch-ssd's Predictor) per image;

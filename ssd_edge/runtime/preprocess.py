@@ -1,4 +1,4 @@
-"""Frames → network input, exactly as pytorch-ssd's ``PredictionTransform`` (DESIGN.md §4).
+"""Frames → network input, exactly as pytorch-ssd's ``PredictionTransform`` (docs/architecture.md §4).
 
 Per frame: channel order per ``spec.channel_order`` (OpenCV gives BGR; the nets want RGB),
 ``cv2.resize(img, (W, H))`` — a bilinear stretch, no letterbox — on the uint8 image, then

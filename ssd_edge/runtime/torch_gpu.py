@@ -1,6 +1,6 @@
 """The torch backend's whole frame path on one device: uint8 frames → :class:`Detections`.
 
-On a CUDA GPU every arrow of DESIGN.md §2 runs on the device: the uint8 BGR frames are uploaded
+On a CUDA GPU every arrow of docs/architecture.md §2 runs on the device: the uint8 BGR frames are uploaded
 once (or are already there, as a hardware decoder leaves them), resized and normalised there,
 the network runs (FP16 weights optional, replayed from a CUDA graph per input shape, or through
 ``torch.compile(mode="reduce-overhead")``), NMS runs as batched torch ops

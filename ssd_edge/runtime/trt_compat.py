@@ -1,4 +1,4 @@
-"""Every TensorRT feature probe in one place (DESIGN.md §5: feature-detect, don't version-compare).
+"""Every TensorRT feature probe in one place (docs/architecture.md §5: feature-detect, don't version-compare).
 
 TensorRT 8.4 → 8.5 → 8.6 → 10.x → 11.x renamed and removed Python names far more often than it
 changed their meaning (see docs/tensorrt.md). Code elsewhere asks this module *what exists*

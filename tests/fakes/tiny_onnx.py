@@ -1,4 +1,4 @@
-"""Tiny ONNX detectors with the DESIGN.md §3 I/O names, built with onnx.helper (no model zoo).
+"""Tiny ONNX detectors with the docs/architecture.md §3 I/O names, built with onnx.helper (no model zoo).
 
 ``input_0 float32 [B, 3, 8, 8]`` → 1x1 Conv → per-pixel "priors" (P = 64) →
 ``scores float32 [B, 64, 3]`` (softmax) and ``boxes float32 [B, 64, 4]`` (sigmoid, corner-ish).

@@ -1,6 +1,6 @@
 """Tiny real SSD models and frames for the runtime tests (helpers; fixtures in conftest.py).
 
-``TinySSD`` follows the DESIGN.md I/O contract: ``input_0 (B, 3, 32, 32)`` normalised RGB →
+``TinySSD`` follows the docs/architecture.md §3 I/O contract: ``input_0 (B, 3, 32, 32)`` normalised RGB →
 ``scores (B, P, C)`` softmax and ``boxes (B, P, 4)`` decoded corner form against the spec's
 priors (variances from the spec), exported the way pytorch-ssd's exporter does (TorchScript
 exporter, opset 13) with the spec in ``metadata_props["ssd_edge.spec"]``.

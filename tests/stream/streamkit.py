@@ -1,6 +1,6 @@
 """Helpers for the stream tests: a tiny real ONNX detector, synthetic media, test doubles.
 
-The model follows the DESIGN.md I/O contract: ``input_0 (B, 3, 48, 48)`` normalised RGB →
+The model follows the docs/architecture.md §3 I/O contract: ``input_0 (B, 3, 48, 48)`` normalised RGB →
 ``scores (B, P, C)`` softmax and ``boxes (B, P, 4)`` decoded corner form against the spec's own
 priors and variances; exported with the TorchScript exporter at opset 13 and the spec written
 into ``metadata_props["ssd_edge.spec"]`` with the onnx package, as ssd-export does.
@@ -71,7 +71,7 @@ def export_tiny_onnx(path):
     dummy = torch.zeros(1, 3, spec.input_size[0], spec.input_size[1])
     axes = {n: {0: "batch"} for n in ("input_0", "scores", "boxes")}
     with warnings.catch_warnings():     # the TorchScript exporter is deprecated; it is what
-        warnings.simplefilter("ignore")  # pytorch-ssd used and what DESIGN.md prescribes
+        warnings.simplefilter("ignore")  # pytorch-ssd used and what docs/architecture.md §3 prescribes
         torch.onnx.export(module, dummy, str(path), dynamo=False, opset_version=13,
                           input_names=["input_0"], output_names=["scores", "boxes"],
                           dynamic_axes=axes)

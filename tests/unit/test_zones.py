@@ -1,4 +1,4 @@
-"""The import zones of DESIGN.md §1 and the Python 3.8 floor (JetPack 5)."""
+"""The import zones of docs/architecture.md §1 and the Python 3.8 floor (JetPack 5)."""
 import ast
 import pathlib
 import shutil
@@ -42,7 +42,7 @@ def zone_files():
 @pytest.mark.parametrize("path", zone_files(), ids=lambda p: str(p.relative_to(ROOT)))
 def test_core_and_runtime_modules_import_nothing_heavy_at_top(path):
     heavy = sorted(set(top_level_imports(path)) & set(HEAVY))
-    assert not heavy, "%s imports %s at module top (DESIGN.md §1)" % (path.name, heavy)
+    assert not heavy, "%s imports %s at module top (docs/architecture.md §1)" % (path.name, heavy)
 
 
 def test_core_imports_and_runs_with_heavy_packages_blocked():

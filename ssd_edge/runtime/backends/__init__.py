@@ -1,6 +1,6 @@
 """Inference backends, registered by name; listing them imports nothing.
 
-The backend contract (DESIGN.md §5), for anyone adding one:
+The backend contract (docs/architecture.md §5), for anyone adding one:
 
 * one class per file, constructed as ``Class(artifact, threads=None, device=None)`` where
   ``artifact`` is a :class:`ssd_edge.runtime.artifact.Artifact` (path, kind, spec, precision,

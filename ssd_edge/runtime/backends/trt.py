@@ -27,7 +27,7 @@ LOG = logging.getLogger("ssd_edge.tensorrt")
 
 
 class TrtBackend:
-    """Run a TensorRT engine behind the backend contract (DESIGN.md §5).
+    """Run a TensorRT engine behind the backend contract (docs/architecture.md §5).
 
     Args:
         artifact: an :class:`ssd_edge.runtime.artifact.Artifact` or a path (``.engine`` /
