@@ -33,6 +33,7 @@ def check_engine(path, precision, nms, spec, ref, inputs, options):
     outs = engine_outputs(path, inputs)
     if nms == "none":
         parity = par.compare_raw(spec, ref, (outs["scores"], outs["boxes"]))
+        par.check_finite(parity, path)
         notes = [par.warn_reduced(parity, precision)]
         worst = max(parity.max_dscores, parity.max_dboxes)
         if precision == "fp32" and worst > par.FP32_TOLERANCE:

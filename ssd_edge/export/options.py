@@ -38,5 +38,5 @@ class ExportOptions:
     timing_cache: Optional[str] = None
     mobile: bool = False
     check: bool = True
-    check_inputs: int = 4
+    check_inputs: int = 32
     seed: int = 0

@@ -154,6 +154,7 @@ def _checked(art, spec, ref, inputs, options):
     if not options.check or ref is None:
         return art
     art.parity = par.compare_raw(spec, ref, _raw(par.ort_outputs(art.path, inputs)))
+    par.check_finite(art.parity, art.path)
     if art.precision == "fp32":
         par.check_fp32(art.parity, art.path)
     warning = par.warn_reduced(art.parity, art.precision)
