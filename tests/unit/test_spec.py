@@ -105,3 +105,8 @@ def test_priors_follow_image_size_for_other_resolutions():
     p = spec.priors()
     assert p.shape == (32 * 32 * 6, 4)
     np.testing.assert_allclose(p[0], [0.5 / 32, 0.5 / 32, 108.8 / 512, 108.8 / 512], atol=1e-6)
+
+
+def test_duplicate_labels_are_refused():
+    with pytest.raises(SsdEdgeError, match="unique label names.*'a' more than once"):
+        DetectorSpec(arch="mb1-ssd", labels=("BACKGROUND", "a", "a"), prior_levels=MB_LEVELS)
