@@ -4,6 +4,7 @@ Underscored spellings (``--batch_size``) are accepted too, so existing pytorch-s
 unchanged. Parsing gives a frozen :class:`TrainOptions`.
 """
 import argparse
+import math
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
@@ -182,8 +183,16 @@ def parse_options(argv=None):
                             ("--validation-epochs", args.validation_epochs, 1)):
         if value < lo:
             raise SsdEdgeError("expected %s >= %d, got %d" % (name, lo, value))
-    if args.lr <= 0:
-        raise SsdEdgeError("expected --lr > 0, got %g" % args.lr)
+    for flag in ("width_mult", "lr", "momentum", "weight_decay", "base_net_lr", "extra_layers_lr",
+                 "gamma", "t_max", "warmup_epochs", "zoom_out"):
+        value = getattr(args, flag, None)
+        if value is not None and not math.isfinite(value):
+            raise SsdEdgeError("expected a finite number for --%s, got %s"
+                               % (flag.replace("_", "-"), value))
+    for flag in ("lr", "base_net_lr", "extra_layers_lr"):
+        value = getattr(args, flag)
+        if value is not None and not value > 0:
+            raise SsdEdgeError("expected --%s > 0, got %g" % (flag.replace("_", "-"), value))
     if args.amp and args.device == "cpu":
         raise SsdEdgeError("expected a CUDA device for --amp, got --device cpu")
     fields = dict(vars(args))

@@ -266,6 +266,11 @@ def _validate(net, spec, opts, val_loader, val_set, criterion, device, epoch, su
     from ..models.checkpoint import save_checkpoint
 
     out = {"val_loss": validation_loss(net, val_loader, criterion, device, opts.amp)}
+    if not math.isfinite(out["val_loss"]):
+        # a diverged net is never written as a checkpoint (``...-Loss-nan.pth``)
+        raise SsdEdgeError("expected a finite validation loss, got %s at epoch %d; nothing written "
+                           "for this epoch; lower --lr or resume from the last checkpoint"
+                           % (out["val_loss"], epoch))
     net.eval()
     if opts.val_map:
         from ..eval.runner import evaluate_detector
