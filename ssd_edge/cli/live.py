@@ -90,7 +90,9 @@ def build_parser():
     p.add_argument("--width", type=int, help="frame width, with --height: asked of a camera, "
                    "frames resized to it otherwise")
     p.add_argument("--height", type=int, help="frame height, with --width")
-    p.add_argument("--rate", type=float, help="frames per second (camera request / file pacing)")
+    p.add_argument("--rate", type=float,
+                   help="frames per second (camera request / file pacing); default: a camera's "
+                        "own, files as fast as possible, or at their own rate with --serve")
     p.add_argument("--flip", default="none", help="none, horizontal, vertical, rotate-180, "
                    "clockwise, counterclockwise")
     p.add_argument("--loop", type=int, default=0, help="extra passes over a file; -1 forever")
@@ -116,13 +118,20 @@ def make_sinks(args):
     return sinks
 
 
+def source_options(args):
+    """SourceOptions from the flags; with ``--serve`` a video file plays at its own frame rate
+    unless ``--rate`` says otherwise (a browser shows it as it was filmed)."""
+    from ..runtime.stream import SourceOptions
+    return SourceOptions(width=args.width, height=args.height, rate=args.rate,
+                         native_rate=args.serve is not None, flip=args.flip, loop=args.loop)
+
+
 @cli_entry("ssd-live")
 def main(argv=None):
     args = build_parser().parse_args(argv)
     log_to_stderr("ssd-live")
     from ..runtime import stream as st
-    src_opts = st.SourceOptions(width=args.width, height=args.height, rate=args.rate,
-                                flip=args.flip, loop=args.loop)
+    src_opts = source_options(args)
     pipe_opts = st.PipelineOptions(max_frames=args.max_frames, duration=args.duration,
                                    status=not args.quiet and (args.status or sys.stderr.isatty()))
     overlay = st.OverlayOptions.parse(args.overlay, alpha=args.alpha)
