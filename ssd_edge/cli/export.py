@@ -135,7 +135,8 @@ def main(argv=None):
     if not a.model:
         # The bundled model is exported into the current folder, never into the package.
         from ..runtime.stream.api import require_bundled_model
-        a.model = require_bundled_model("pass a model: ssd-export MODEL.pth|.onnx ...")
+        a.model = require_bundled_model("pass a model: ssd-export MODEL.pth|.onnx ...",
+                                        checkpoint=True)
         if not a.output and not a.output_dir:
             a.output_dir = os.getcwd()
     if a.int8 and not a.calib and not a.model.lower().endswith(".onnx"):

@@ -67,13 +67,14 @@ class Detector:
         self.graph_nms = _graph_nms(artifact) if self._layout == "nms" else None
 
     @classmethod
-    def load(cls, path, backend="auto", conf_threshold=0.4, iou_threshold=0.45,
+    def load(cls, path=None, backend="auto", conf_threshold=0.4, iou_threshold=0.45,
              candidate_size=200, top_k=-1, max_detections=200, labels=None, mean=None, std=None,
              net=None, threads=None, device=None, classes=None, class_thresholds=None,
              fp16=None, cuda_graph=None, torch_compile=None):
         """Open ``path`` (``.onnx``, ``.ort``, ``.engine`` + sidecar, ``.pth``) on a backend.
 
         Args:
+            path: the model; None = the bundled model's FP32 ONNX (no torch needed).
             backend: ``"auto"`` or a registered name (:data:`ssd_edge.runtime.backends.BACKENDS`).
             labels, net, mean, std: describe a foreign ONNX model without ssd_edge metadata
                 (``labels``: a labels.txt path or names; ``net``: zoo name such as ``mb1-ssd``).
@@ -85,6 +86,9 @@ class Detector:
                 :class:`~ssd_edge.runtime.backends.torch_backend.TorchBackend`); None = its
                 defaults. Other backends take none of them.
         """
+        if path is None:
+            from .stream.api import require_bundled_model
+            path = require_bundled_model("pass a model: Detector.load(\"model.onnx\")")
         artifact = open_artifact(path, labels=labels, net=net, mean=mean, std=std)
         if backend in (None, "auto"):
             name, reason = choose_backend(artifact, probe_hardware())
