@@ -38,6 +38,19 @@ def cli_entry(prog):
     return wrap
 
 
+def add_threads_flag(p):
+    """``--threads N``: every command that runs a model takes it (a robot shares its CPU)."""
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="CPU threads the model may use (default: the backend's own, one per core)")
+
+
+def threads_arg(n):
+    """The ``--threads`` value checked: None or an int >= 1."""
+    if n is not None and n < 1:
+        raise SsdEdgeError("expected --threads N with N >= 1, got %d" % n)
+    return n
+
+
 def _one_line_warnings(prog):
     """A user-facing warning is one ``prog: warning: ...`` line (no source line under it)."""
     def show(message, category, filename, lineno, file=None, line=None):

@@ -6,7 +6,7 @@ import sys
 
 from ..errors import SsdEdgeError
 from ..fileio import make_parent
-from .common import cli_entry
+from .common import add_threads_flag, cli_entry, threads_arg
 
 EPILOG = """artifacts (beside the checkpoint unless --output/--output-dir):
   model.onnx                FP32, input_0 -> scores, boxes (always written: the others derive from it)
@@ -67,6 +67,7 @@ def build_parser():
     p.add_argument("--inspect", metavar="ARTIFACT", help="print what an artifact holds and exit")
     p.add_argument("--json", action="store_true", help="with --inspect: JSON output")
     p.add_argument("-q", "--quiet", action="store_true", help="only the summary")
+    add_threads_flag(p)
     return p
 
 
@@ -79,7 +80,7 @@ def options_from_args(a, output=None):
         class_agnostic=a.class_agnostic, fp16=a.fp16, int8=a.int8, calib_dir=a.calib,
         calib_count=a.calib_count, calib_method=a.calib_method, engine=a.engine,
         workspace_mib=a.workspace, dla_core=a.dla, timing_cache=a.timing_cache, mobile=a.mobile,
-        check=not a.no_check)
+        check=not a.no_check, threads=threads_arg(a.threads))
 
 
 def output_stem(model_path, a):
@@ -114,6 +115,9 @@ def load_source(a):
             save_onnx(set_spec(model, spec), target)
         return Source(spec=spec, stem=stem, onnx_path=target)
     from ..models import load_checkpoint
+    if threads_arg(a.threads):
+        import torch
+        torch.set_num_threads(a.threads)     # the export's trace and the PyTorch parity reference
     model, spec = load_checkpoint(path, labels=a.labels, net=a.net, resolution=a.resolution,
                                   activation=a.activation)
     return Source(spec=spec, stem=output_stem(path, a), model=model)

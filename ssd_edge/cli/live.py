@@ -10,7 +10,7 @@ import logging
 import sys
 
 from ..errors import SsdEdgeError
-from .common import BACKEND_CHOICES, cli_entry
+from .common import BACKEND_CHOICES, cli_entry, add_threads_flag, threads_arg
 
 
 def parse_thresholds(text):
@@ -51,6 +51,8 @@ def detector_kwargs(args):
         kw["fp16"] = args.fp16
     if args.compile:
         kw["torch_compile"] = True
+    if threads_arg(args.threads):
+        kw["threads"] = args.threads
     return kw
 
 
@@ -73,6 +75,7 @@ def add_model_flags(p):
     p.add_argument("--overlay", default="box,labels,conf",
                    help="comma list of box, lines, labels, conf, or none")
     p.add_argument("--alpha", type=float, default=0.25, help="box fill opacity in [0, 1]")
+    add_threads_flag(p)
 
 
 def build_parser():

@@ -39,4 +39,5 @@ class ExportOptions:
     mobile: bool = False
     check: bool = True
     check_inputs: int = 32
+    threads: Optional[int] = None
     seed: int = 0

@@ -67,16 +67,18 @@ def torch_outputs(model, inputs):
     return np.stack(scores), np.stack(boxes)
 
 
-def ort_session(path):
+def ort_session(path, threads=None):
     import onnxruntime as ort
     so = ort.SessionOptions()
     so.log_severity_level = 3
+    if threads:
+        so.intra_op_num_threads = int(threads)
     return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
 
 
-def ort_outputs(path, inputs):
+def ort_outputs(path, inputs, threads=None):
     """Run an exported ONNX with ONNX Runtime (CPU) one image at a time; dict of stacked outputs."""
-    sess = ort_session(path)
+    sess = ort_session(path, threads)
     names = [o.name for o in sess.get_outputs()]
     batch = sess.get_inputs()[0].shape[0]
     outs = {n: [] for n in names}

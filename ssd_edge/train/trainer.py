@@ -140,6 +140,8 @@ def train(opts):
 
 
 def _train(opts, dist):
+    if opts.threads:
+        torch.set_num_threads(opts.threads)
     torch.manual_seed(opts.seed)
     np.random.seed(opts.seed)
     log = LOG.info if dist.main else LOG.debug
