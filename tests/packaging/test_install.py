@@ -66,3 +66,25 @@ def test_build_has_no_deprecation_warning_and_ships_license(tmp_path):
     names = zipfile.ZipFile(str(wheel)).namelist()
     assert any(n.endswith("/licenses/LICENSE") or n.endswith("/LICENSE") for n in names), names
     assert "MIT License" in (ROOT / "LICENSE").read_text()
+
+
+@pytest.mark.slow
+def test_editable_install_prints_no_setuptools_warning(tmp_path):
+    """What the README's ``pip install -e`` (and ``make``) print, in a throwaway venv
+    (needs the package index for the build's setuptools)."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)],
+                   check=True, timeout=300)
+    # build isolation, as a user's pip does: the newest setuptools this Python can run
+    run = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--no-deps",
+                          "-e", str(ROOT)], capture_output=True, text=True,
+                         timeout=600, cwd=str(tmp_path))
+    assert run.returncode == 0, run.stderr[-2000:]
+    out = run.stdout + run.stderr
+    for word in ("deprecat", "BuildBackendWarning", "SetuptoolsWarning"):
+        assert word.lower() not in out.lower(), out[-3000:]
+    check = subprocess.run([str(venv / "bin" / "python"), "-c",
+                            "import ssd_edge, os; print(os.path.dirname(ssd_edge.__file__))"],
+                           capture_output=True, text=True, timeout=120, cwd=str(tmp_path),
+                           env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    assert check.stdout.strip() == str(ROOT / "ssd_edge"), check.stdout + check.stderr
