@@ -14,7 +14,8 @@ Three detectors on the same frames of the bundled clip (``demo.mp4``), end to en
 
 Rounds interleave the three so that a busy machine slows all of them alike; the medians and the
 ratios come from the same run, with the CPU model and its instruction-set flags. Detections of the
-default and the explicit ONNX path must be identical (exit 1 otherwise).
+default and the explicit ONNX path must be identical (exit 1 otherwise). The load average at the
+end is recorded too: on a shared machine every figure is slower, the ratios less so.
 """
 import argparse
 import json
@@ -76,6 +77,7 @@ def main(argv=None):
            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
            "machine": describe(env), "isa": (env.get("cpu") or {}).get("isa"),
            "threads": a.threads, "frames": len(imgs), "rounds": a.rounds,
+           "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
            "paths": {k: {"backend": d.backend_name, "model": os.path.basename(d.path),
                          "precision": d.precision, "median_ms": round(med[k], 3),
                          "p90_ms": round(float(np.percentile(times[k], 90)), 3)}
