@@ -36,8 +36,10 @@ def build_parser():
     p.add_argument("--activation", choices=["relu6", "relu"],
                    help="mb2-ssd-lite backbone activation (default relu6, as the published weights)")
     out = p.add_mutually_exclusive_group()
-    out.add_argument("--output", help="path of the FP32 ONNX; the others are named after it")
-    out.add_argument("--output-dir", help="folder for all artifacts")
+    out.add_argument("--output", help="path of the FP32 ONNX; the others are named after it "
+                     "(its folder is created when missing)")
+    out.add_argument("--output-dir", help="folder for all artifacts, created when missing "
+                     "(default: beside the model; the current folder for the bundled model)")
     p.add_argument("--opset", type=int, default=13, help="ONNX opset (default 13: TensorRT 8.2+)")
     b = p.add_mutually_exclusive_group()
     b.add_argument("--batch", type=int, default=1, help="static batch size (default 1)")
