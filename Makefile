@@ -5,18 +5,30 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 TORCH_CPU ?= torch==2.13.0
+# PyTorch's CPU-only wheels; tried first with a short timeout and no retries (pip's configured
+# default may be minutes), then the default index (which, off Linux x86-64 CPU wheels, may pull CUDA).
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+TORCH_INDEX_TIMEOUT ?= 10
 PYTEST_ARGS ?=
 
-.PHONY: venv triton-env test test-quick demo clean
+.PHONY: venv torch triton-env test test-quick demo clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q "$(TORCH_CPU)"
+	$(MAKE) --no-print-directory torch
 	$(PY) -m pip install -q -e ".[dev]"
 	touch $@
 
 venv: $(VENV)/.installed
+
+# Installs $(TORCH_CPU) into $(PY) only where no torch is importable (a Jetson keeps JetPack's
+# build, a CUDA desktop the one it already has).
+torch:
+	@$(PY) -c "import torch" 2>/dev/null \
+	|| $(PY) -m pip install -q --index-url $(TORCH_INDEX) --timeout $(TORCH_INDEX_TIMEOUT) --retries 0 "$(TORCH_CPU)" \
+	|| (echo "PyTorch CPU index unreachable; installing $(TORCH_CPU) from the default index" \
+	    && $(PY) -m pip install -q "$(TORCH_CPU)")
 
 # The Triton tests' server (nvidia-pytriton's tritonserver) runs with its own Python environment,
 # .venv-triton (numpy < 2, ONNX Runtime, OpenCV; pip only). Built here once so the parallel test
@@ -38,7 +50,7 @@ DEMO_ARGS ?=
 $(VENV)/.demo-installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q "$(TORCH_CPU)"
+	$(MAKE) --no-print-directory torch
 	$(PY) -m pip install -q -e ".[export,cv,openvino]"
 	touch $@
 

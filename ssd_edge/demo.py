@@ -94,7 +94,8 @@ def main(argv=None):
         raise SsdEdgeError("expected --calib-images N with N >= 1, got %d" % a.calib_images)
     from .runtime.stream.api import require_bundled_model
     model = require_bundled_model(
-        "the demo needs it: reinstall ssd-edge, or point SSD_EDGE_ASSETS at a folder holding it")
+        "the demo needs it: reinstall ssd-edge, or point SSD_EDGE_ASSETS at a folder holding it",
+        checkpoint=True)
     with _log_once():
         return run_demo(a, model)
 

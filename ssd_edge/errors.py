@@ -8,6 +8,7 @@ keeps its traceback.
 import functools
 import os
 import sys
+import warnings
 
 
 class SsdEdgeError(Exception):
@@ -36,7 +37,9 @@ def cli_entry(prog):
         @functools.wraps(fn)
         def main(argv=None):
             try:
-                rc = fn(argv)
+                with warnings.catch_warnings():
+                    warnings.showwarning = _one_line_warnings(prog)
+                    rc = fn(argv)
             except SsdEdgeError as e:
                 if os.environ.get("SSD_EDGE_DEBUG"):
                     raise
@@ -48,3 +51,13 @@ def cli_entry(prog):
             return rc or 0
         return main
     return wrap
+
+
+def _one_line_warnings(prog):
+    """A user-facing warning is one ``prog: warning: ...`` line (no source line under it)."""
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, UserWarning):
+            print("%s: warning: %s" % (prog, message), file=file or sys.stderr)
+        else:
+            sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+    return show

@@ -12,13 +12,27 @@ from .errors import SsdEdgeError
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
 
+def make_folder(folder):
+    """Create ``folder`` (and its parents) for output; a path that cannot be one is a user error."""
+    folder = os.path.abspath(os.fspath(folder))
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as e:
+        raise SsdEdgeError("expected a folder for output at %s, but cannot create it: %s"
+                           % (folder, e.strerror or e))
+    return folder
+
+
+def make_parent(path):
+    """Create the folder that will hold the file ``path``; returns that folder."""
+    return make_folder(os.path.dirname(os.path.abspath(os.fspath(path))))
+
+
 @contextlib.contextmanager
 def atomic_path(path):
-    """Yield a temporary path beside ``path``; on success it is renamed onto ``path``."""
+    """Yield a temporary path beside ``path`` (its folder created); on success renamed onto ``path``."""
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise SsdEdgeError("output folder %s does not exist" % folder)
+    folder = make_parent(path)
     try:
         fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".part",
                                    dir=folder)

@@ -99,4 +99,10 @@ def check_labels(labels, num_classes, source="labels"):
     if len(labels) != num_classes:
         raise SsdEdgeError("checkpoint has %d classes (BACKGROUND included) but %s lists %d"
                            % (num_classes, source, len(labels)))
+    seen = {}
+    for i, name in enumerate(labels):
+        if name in seen:
+            raise SsdEdgeError("%s lists %r twice (lines %d and %d); expected one unique name per "
+                               "class" % (source, name, seen[name] + 1, i + 1))
+        seen[name] = i
     return labels

@@ -20,17 +20,30 @@ _NMS = NmsDefaults()   # the one copy of the Predictor's defaults
 _EPS = 1e-5  # pytorch-ssd's iou_of adds this to the union; kept for identical decisions
 
 
+def _batch_sizes(frame_size, n):
+    """``n`` frame sizes from one ``(W, H)`` (or None) or a list of ``n`` of them."""
+    if frame_size is None or np.ndim(frame_size) == 1:
+        return [frame_size] * n
+    sizes = list(frame_size)
+    if len(sizes) != n:
+        raise ValueError("expected one frame_size (W, H) or %d of them, got %d" % (n, len(sizes)))
+    return sizes
+
+
 def postprocess(scores, boxes, *, frame_size=None, conf_threshold=_NMS.conf_threshold,
                 iou_threshold=_NMS.iou_threshold, candidate_size=_NMS.candidate_size,
                 top_k=_NMS.top_k, max_detections=_NMS.max_detections, labels=None,
                 method="hard", sigma=0.5, class_agnostic=False):
-    """Turn one image's network outputs into detections.
+    """Turn network outputs into detections.
 
     Args:
-        scores: ``(P, C) float32`` softmax probabilities, column 0 = background.
-        boxes: ``(P, 4) float32`` corner boxes ``(x1, y1, x2, y2)`` normalised to [0, 1].
+        scores: ``(P, C) float32`` softmax probabilities, column 0 = background; or the
+            network's own ``(B, P, C)`` output.
+        boxes: ``(P, 4) float32`` corner boxes ``(x1, y1, x2, y2)`` normalised to [0, 1]; or
+            ``(B, P, 4)`` beside ``(B, P, C)`` scores.
         frame_size: ``(W, H)`` of the frame in pixels; boxes are scaled by it (None = keep
-            normalised coordinates).
+            normalised coordinates). With a batch, one ``(W, H)`` for every image or a list of
+            ``B`` of them.
         conf_threshold: a class score must be strictly greater to be considered.
         iou_threshold: a box is suppressed when its IoU with a kept box is strictly greater.
         candidate_size: per class, only the highest-scoring ``candidate_size`` enter NMS.
@@ -44,10 +57,21 @@ def postprocess(scores, boxes, *, frame_size=None, conf_threshold=_NMS.conf_thre
             each other) on the ``candidate_size`` best (prior, class) pairs.
 
     Returns:
-        :class:`Detections` ordered by class id, then by descending score.
+        :class:`Detections` ordered by class id, then by descending score, for ``(P, C)`` and
+        ``(1, P, C)`` scores; a list of ``B`` of them for ``(B, P, C)`` with ``B > 1``.
     """
     scores = np.asarray(scores, dtype=np.float32)
     boxes = np.asarray(boxes, dtype=np.float32)
+    if scores.ndim == 3:
+        if boxes.shape != scores.shape[:2] + (4,):
+            raise ValueError("expected boxes (B, P, 4) beside scores (B, P, C), got %s and %s"
+                             % (scores.shape, boxes.shape))
+        sizes = _batch_sizes(frame_size, scores.shape[0])
+        kw = dict(conf_threshold=conf_threshold, iou_threshold=iou_threshold,
+                  candidate_size=candidate_size, top_k=top_k, max_detections=max_detections,
+                  labels=labels, method=method, sigma=sigma, class_agnostic=class_agnostic)
+        out = [postprocess(s, b, frame_size=fs, **kw) for s, b, fs in zip(scores, boxes, sizes)]
+        return out[0] if len(out) == 1 else out
     if scores.ndim != 2 or boxes.shape != (scores.shape[0], 4):
         raise ValueError("expected scores (P, C) and boxes (P, 4), got %s and %s"
                          % (scores.shape, boxes.shape))

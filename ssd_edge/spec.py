@@ -105,6 +105,7 @@ class DetectorSpec:
     center_variance: float = 0.1
     size_variance: float = 0.2
     activation: Optional[str] = None
+    activation_assumed: bool = False
     width_mult: float = 1.0
     output_layout: str = "decoded"
     nms: NmsDefaults = field(default_factory=NmsDefaults)
@@ -172,6 +173,9 @@ class DetectorSpec:
         _expect(self.labels[0] == "BACKGROUND", "labels[0] == 'BACKGROUND'", repr(self.labels[0]))
         _expect(all(isinstance(s, str) and s for s in self.labels), "non-empty label strings",
                 self.labels)
+        dup = sorted({s for s in self.labels if self.labels.count(s) > 1})
+        _expect(not dup, "unique label names", "%s more than once" % ", ".join(map(repr, dup)),
+                " (two class ids would share one name)")
         _expect(len(self.input_size) == 2 and min(self.input_size) > 0,
                 "input_size (H, W) of positive ints", self.input_size)
         _expect(len(self.mean) == 3 and len(self.std) == 3, "3 mean and 3 std values",
@@ -203,6 +207,8 @@ class DetectorSpec:
         """Plain JSON-ready dict, written as the current schema (tuples become lists)."""
         d = asdict(self)
         d["schema"] = SCHEMA_VERSION
+        if not d["activation_assumed"]:
+            del d["activation_assumed"]     # written only when true: older readers stay happy
         for lv in d["prior_levels"]:
             for key in ("feature_map_size", "shrinkage", "min_size", "aspect_ratios"):
                 lv[key] = list(lv[key])

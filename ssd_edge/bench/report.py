@@ -58,9 +58,37 @@ def _backend_label(row):
     return name
 
 
+def _stem(name):
+    return os.path.basename(str(name)).split(".")[0]
+
+
+def file_precision(row):
+    """The artifact's precision from its name (``.fp16.onnx``, ``.int8.onnx``; else fp32)."""
+    parts = os.path.basename(str(row.get("model", ""))).lower().split(".")[1:-1]
+    return next((p for p in ("fp16", "int8") if p in parts), "fp32")
+
+
+def precision_label(row):
+    """``fp16`` where the backend computed what the file holds; ``fp16→bf16`` where it reported
+    another precision (an FP16 file through OpenVINO on a bf16 CPU)."""
+    stored, ran = file_precision(row), row.get("precision")
+    return stored if not ran or ran == stored else "%s→%s" % (stored, ran)
+
+
+def model_label(doc, row):
+    """Network plus what its weights are: ``mb2-ssd-lite, random weights`` or
+    ``mb2-ssd-lite, trained (shapes-mb2-ssd-lite)``, so rows of the same net never look alike."""
+    arch, stem = row.get("arch") or _stem(row["model"]), _stem(row["model"])
+    for m in (doc.get("suite") or {}).get("models", []):
+        if _stem(m.get("path", "")) == stem and "random_weights" in m:
+            return "%s, %s" % (arch, "random weights" if m["random_weights"]
+                               else "trained (%s)" % stem)
+    return arch if stem == arch else "%s (%s)" % (arch, stem)
+
+
 def _sort_key(row):
-    return (row.get("arch") or "", _PREC_ORDER.get(row.get("precision"), 9), row["backend"],
-            row.get("nms_request") or "", row.get("batch") or 0)
+    return (row.get("arch") or "", _stem(row["model"]), _PREC_ORDER.get(file_precision(row), 9),
+            row["backend"], row.get("nms_request") or "", row.get("batch") or 0)
 
 
 def _ms(value):
@@ -89,7 +117,7 @@ def table_rows(docs):
     for doc in docs:
         rows = sorted((r for r in doc.get("results", []) if r.get("status") == "ok"),
                       key=_sort_key)
-        out += [(label_of(doc), r) for r in rows]
+        out += [(label_of(doc), dict(r, model_label=model_label(doc, r))) for r in rows]
     return out
 
 
@@ -103,7 +131,7 @@ def results_table(docs):
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for device, r in table_rows(docs):
         lat = r["latency_ms"]
-        cells = [r.get("arch") or r["model"], r.get("precision") or "", _backend_label(r),
+        cells = [r["model_label"], precision_label(r), _backend_label(r),
                  str(r["batch"]), _ms(lat["preprocess"]["p50"]), _ms(lat["inference"]["p50"]),
                  _ms(lat["postprocess"]["p50"]), _ms(lat["end_to_end"]["p50"]),
                  _ms(lat["end_to_end"]["p99"]), _num(r.get("throughput_ips")),
@@ -129,8 +157,17 @@ def not_run(docs):
                 groups.setdefault((r["status"], where, r.get("reason")), []).append(r["model"])
         for (status, where, reason), models in groups.items():
             names = ", ".join("`%s`" % m for m in dict.fromkeys(models))
-            out.append("- %s: %s %s for %s — %s" % (label_of(doc), where, status, names, reason))
+            out.append("- %s: %s %s for %s — %s" % (label_of(doc), where, status, names,
+                                                    one_line(reason)))
     return out
+
+
+def one_line(reason):
+    """A stored reason as one readable line: OpenCV's messages carry bare ``>`` marker lines."""
+    parts = [ln.strip().lstrip(">").strip() for ln in str(reason or "").splitlines()]
+    text = " ".join(p for p in parts if p)
+    text = " ".join(w for w in text.split(" ") if w != ">").replace(": ;", " (no detail given);")
+    return text or "no reason given"
 
 
 def environment_lines(docs):
@@ -157,7 +194,9 @@ def markdown(docs):
     """Everything generated for a set of result documents, as one Markdown fragment."""
     parts = ["Latencies in ms per `detect_batch` call (p50 / p99 over the timed iterations, "
              "warm-up excluded); img/s = batch × 1000 / outlier-trimmed mean end to end; "
-             "pre + infer + post ≈ e2e (the rest is Python glue).", "",
+             "pre + infer + post ≈ e2e (the rest is Python glue). model: the network and "
+             "its weights (random or trained); precision: the file's, `fp16→bf16` where the "
+             "backend reported computing in another one.", "",
              "Machines:", ""] + environment_lines(docs) + ["", results_table(docs)]
     ratios = ratio_lines(docs)
     if ratios:

@@ -9,6 +9,7 @@ import shlex
 import sys
 
 from ..errors import SsdEdgeError, missing_extra
+from ..fileio import make_parent
 from .common import BACKEND_CHOICES, NMS as _NMS, cli_entry
 
 EPILOG = """per (artifact, backend, batch): preprocess / inference / postprocess / end-to-end
@@ -115,10 +116,7 @@ def _models(paths):
 def _check_outputs(a):
     for path in (a.json, a.markdown, a.plot):
         if path:
-            folder = os.path.dirname(os.path.abspath(path))
-            if not os.path.isdir(folder):
-                raise SsdEdgeError("expected an existing folder for %s, got none at %s"
-                                   % (path, folder))
+            make_parent(path)
     if a.plot and importlib.util.find_spec("matplotlib") is None:
         raise missing_extra("matplotlib", "bench")
     if a.data and not os.path.exists(a.data):

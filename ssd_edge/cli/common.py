@@ -10,6 +10,19 @@ NMS = NmsDefaults()
 BACKEND_CHOICES = ("auto",) + tuple(r.name for r in RECORDS)
 
 
+def add_threads_flag(p):
+    """``--threads N``: every command that runs a model takes it (a robot shares its CPU)."""
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="CPU threads the model may use (default: the backend's own, one per core)")
+
+
+def threads_arg(n):
+    """The ``--threads`` value checked: None or an int >= 1."""
+    if n is not None and n < 1:
+        raise SsdEdgeError("expected --threads N with N >= 1, got %d" % n)
+    return n
+
+
 def not_landed(prog, what):
     """Entry point for a command whose implementation has not landed yet."""
     @cli_entry(prog)

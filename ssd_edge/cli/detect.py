@@ -20,7 +20,9 @@ DETECT_SCHEMA = 1
 def build_parser():
     p = argparse.ArgumentParser(prog="ssd-detect", description=__doc__.split("\n")[0])
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="images, folders or videos")
-    p.add_argument("--output-dir", default="ssd-detect-out", metavar="DIR")
+    p.add_argument("--output-dir", default="ssd-detect-out", metavar="DIR",
+                   help="folder for the annotated files and the JSON, created when missing "
+                        "(default: %(default)s)")
     p.add_argument("--json", default="detections.json", metavar="NAME",
                    help="name of the detections file inside --output-dir")
     add_model_flags(p)

@@ -13,7 +13,8 @@ import os
 import sys
 
 from ..errors import SsdEdgeError, missing_extra
-from .common import BACKEND_CHOICES, NMS as _NMS, cli_entry
+from ..fileio import make_parent
+from .common import BACKEND_CHOICES, NMS as _NMS, add_threads_flag, cli_entry, threads_arg
 
 EPILOG = """defaults follow pytorch-ssd's eval_ssd.py: confidence threshold 0.01, NMS IoU 0.45,
 200 candidates per class, no cap on detections per image, VOC07 11-point AP at IoU > 0.5
@@ -55,6 +56,7 @@ def build_parser():
     p.add_argument("--plot", metavar="PNG", help="write the precision-recall curves as PNG")
     p.add_argument("--limit", type=int, metavar="N", help="evaluate only the first N images")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_threads_flag(p)
     return p
 
 
@@ -68,10 +70,7 @@ def check_args(a):
         raise SsdEdgeError("expected --limit N with N >= 1, got %d" % a.limit)
     for path in (a.json, a.plot):
         if path:
-            folder = os.path.dirname(os.path.abspath(path))
-            if not os.path.isdir(folder):
-                raise SsdEdgeError("expected an existing folder for %s, got %s, which does not "
-                                   "exist" % (path, folder))
+            make_parent(path)
     if a.plot:
         try:
             import matplotlib  # noqa: F401  (fail now, not after the whole evaluation)
@@ -114,7 +113,7 @@ def main(argv=None):
     dataset = load_dataset(a.dataset, a.dataset_type, a.split, a.classes)
     with Detector.load(model, backend=a.backend, conf_threshold=a.conf, iou_threshold=a.iou,
                        top_k=-1, max_detections=a.max_detections, labels=a.labels,
-                       net=a.net) as det:
+                       net=a.net, threads=threads_arg(a.threads)) as det:
         check_classes(det.spec.labels, dataset.class_names, det.path)
         if not a.quiet:
             print("evaluating %s (%s, %s) on %d images of %s" % (

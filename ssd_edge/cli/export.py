@@ -5,7 +5,8 @@ import os
 import sys
 
 from ..errors import SsdEdgeError
-from .common import NMS as _NMS, cli_entry
+from ..fileio import make_parent
+from .common import NMS as _NMS, add_threads_flag, cli_entry, threads_arg
 from .export_triton import add_triton_flags
 
 EPILOG = """artifacts (beside the checkpoint unless --output/--output-dir):
@@ -43,8 +44,10 @@ def build_parser():
     p.add_argument("--activation", choices=["relu6", "relu"],
                    help="mb2-ssd-lite backbone activation (default relu6, as the published weights)")
     out = p.add_mutually_exclusive_group()
-    out.add_argument("--output", help="path of the FP32 ONNX; the others are named after it")
-    out.add_argument("--output-dir", help="folder for all artifacts")
+    out.add_argument("--output", help="path of the FP32 ONNX; the others are named after it "
+                     "(its folder is created when missing)")
+    out.add_argument("--output-dir", help="folder for all artifacts, created when missing "
+                     "(default: beside the model; the current folder for the bundled model)")
     p.add_argument("--opset", type=int, default=13, help="ONNX opset (default 13: TensorRT 8.2+)")
     b = p.add_mutually_exclusive_group()
     b.add_argument("--batch", type=int, default=1, help="static batch size (default 1)")
@@ -76,6 +79,7 @@ def build_parser():
     p.add_argument("--inspect", metavar="ARTIFACT", help="print what an artifact holds and exit")
     p.add_argument("--json", action="store_true", help="with --inspect: JSON output")
     p.add_argument("-q", "--quiet", action="store_true", help="only the summary")
+    add_threads_flag(p)
     return p
 
 
@@ -88,7 +92,7 @@ def options_from_args(a, output=None):
         class_agnostic=a.class_agnostic, fp16=a.fp16, int8=a.int8, calib_dir=a.calib,
         calib_count=a.calib_count, calib_method=a.calib_method, engine=a.engine,
         workspace_mib=a.workspace, dla_core=a.dla, timing_cache=a.timing_cache, mobile=a.mobile,
-        check=not a.no_check)
+        check=not a.no_check, threads=threads_arg(a.threads))
 
 
 def output_stem(model_path, a):
@@ -99,9 +103,7 @@ def output_stem(model_path, a):
         base = os.path.splitext(os.path.basename(model_path))[0]
         folder = a.output_dir or os.path.dirname(os.path.abspath(model_path))
         stem = os.path.join(folder, base)
-    folder = os.path.dirname(os.path.abspath(stem))
-    if not os.path.isdir(folder):
-        raise SsdEdgeError("output folder %s does not exist; create it or pick another" % folder)
+    folder = make_parent(stem)
     if not os.access(folder, os.W_OK):
         raise SsdEdgeError("output folder %s is not writable; pick another with --output-dir" % folder)
     return stem
@@ -130,7 +132,7 @@ def load_source(a):
         target = stem + ".onnx"
         foreign = get_spec(model) is None
         if foreign:
-            # The copy follows DESIGN.md §3: input_0, and an opset FP16/INT8 conversion takes.
+            # The copy follows docs/architecture.md §3: input_0, and an opset FP16/INT8 conversion takes.
             model = drop_initializer_inputs(rename_input(model))
             if a.fp16 or a.int8:
                 model = raise_opset(model, a.opset)
@@ -141,6 +143,9 @@ def load_source(a):
         return Source(spec=spec, stem=os.path.splitext(target)[0], onnx_path=target,
                       original=path if foreign else None)
     from ..models import load_checkpoint
+    if threads_arg(a.threads):
+        import torch
+        torch.set_num_threads(a.threads)     # the export's trace and the PyTorch parity reference
     model, spec = load_checkpoint(path, labels=a.labels, net=a.net, resolution=a.resolution,
                                   activation=a.activation)
     return Source(spec=spec, stem=output_stem(path, a), model=model)
@@ -162,7 +167,8 @@ def main(argv=None):
     if not a.model:
         # The bundled model is exported into the current folder, never into the package.
         from ..runtime.stream.api import require_bundled_model
-        a.model = require_bundled_model("pass a model: ssd-export MODEL.pth|.onnx ...")
+        a.model = require_bundled_model("pass a model: ssd-export MODEL.pth|.onnx ...",
+                                        checkpoint=True)
         if not a.output and not a.output_dir:
             a.output_dir = os.getcwd()
     if a.int8 and not a.calib and not a.model.lower().endswith(".onnx"):

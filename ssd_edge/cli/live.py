@@ -10,7 +10,7 @@ import logging
 import sys
 
 from ..errors import SsdEdgeError
-from .common import BACKEND_CHOICES, cli_entry
+from .common import BACKEND_CHOICES, cli_entry, add_threads_flag, threads_arg
 
 
 def parse_thresholds(text):
@@ -57,6 +57,8 @@ def detector_kwargs(args):
     for key in ("mean", "std"):
         if getattr(args, key, None):
             kw[key] = parse_triple(getattr(args, key), "--" + key)
+    if threads_arg(args.threads):
+        kw["threads"] = args.threads
     return kw
 
 
@@ -102,6 +104,7 @@ def add_model_flags(p):
     p.add_argument("--overlay", default="box,labels,conf",
                    help="comma list of box, lines, labels, conf, or none")
     p.add_argument("--alpha", type=float, default=0.25, help="box fill opacity in [0, 1]")
+    add_threads_flag(p)
 
 
 def build_parser():
@@ -119,7 +122,9 @@ def build_parser():
     p.add_argument("--width", type=int, help="frame width, with --height: asked of a camera, "
                    "frames resized to it otherwise")
     p.add_argument("--height", type=int, help="frame height, with --width")
-    p.add_argument("--rate", type=float, help="frames per second (camera request / file pacing)")
+    p.add_argument("--rate", type=float,
+                   help="frames per second (camera request / file pacing); default: a camera's "
+                        "own, files as fast as possible, or at their own rate with --serve")
     p.add_argument("--flip", default="none", help="none, horizontal, vertical, rotate-180, "
                    "clockwise, counterclockwise")
     p.add_argument("--loop", type=int, default=0, help="extra passes over a file; -1 forever")
@@ -145,13 +150,20 @@ def make_sinks(args):
     return sinks
 
 
+def source_options(args):
+    """SourceOptions from the flags; with ``--serve`` a video file plays at its own frame rate
+    unless ``--rate`` says otherwise (a browser shows it as it was filmed)."""
+    from ..runtime.stream import SourceOptions
+    return SourceOptions(width=args.width, height=args.height, rate=args.rate,
+                         native_rate=args.serve is not None, flip=args.flip, loop=args.loop)
+
+
 @cli_entry("ssd-live")
 def main(argv=None):
     args = build_parser().parse_args(argv)
     log_to_stderr("ssd-live")
     from ..runtime import stream as st
-    src_opts = st.SourceOptions(width=args.width, height=args.height, rate=args.rate,
-                                flip=args.flip, loop=args.loop)
+    src_opts = source_options(args)
     pipe_opts = st.PipelineOptions(max_frames=args.max_frames, duration=args.duration,
                                    status=not args.quiet and (args.status or sys.stderr.isatty()))
     overlay = st.OverlayOptions.parse(args.overlay, alpha=args.alpha)

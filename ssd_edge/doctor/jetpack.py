@@ -4,8 +4,8 @@ This one table serves ``ssd-doctor`` and ``jetson/setup.sh`` (which runs this fi
 board's system ``python3``, so it must stay stdlib-only and parse on Python 3.6: JetPack 4.6
 boards only get as far as the "unsupported" message, but they get it).
 
-Facts come from NVIDIA's JetPack and L4T release pages (and
-dusty-nv/jetson-containers' l4t_version.py).
+Facts come from NVIDIA's JetPack / L4T release pages (cross-checked against the L4T → JetPack
+mapping that dusty-nv/jetson-containers keeps in l4t_version.py).
 
 As a script::
 

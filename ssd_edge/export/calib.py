@@ -69,9 +69,13 @@ def generated_frames(n, size=(480, 640), seed=0):
     return out
 
 
-def check_inputs(spec, calib=None, n=4, seed=0):
-    """Parity inputs ``(n, 3, H, W)``: the first calibration images when given, else generated."""
+def check_inputs(spec, calib=None, n=32, seed=0):
+    """Parity inputs ``(n, 3, H, W)``: the first calibration images when given, topped up with
+    generated scenes when there are fewer than ``n``."""
     from ..preprocess import Preprocessor
-    if calib is not None and len(calib):
-        return calib[:n]
-    return Preprocessor(spec)(generated_frames(n, seed=seed))
+    have = calib[:n] if calib is not None and len(calib) else np.zeros((0, 3) + tuple(
+        spec.input_size), np.float32)
+    if len(have) >= n:
+        return have
+    extra = Preprocessor(spec)(generated_frames(n - len(have), seed=seed))
+    return np.concatenate([have, np.asarray(extra, np.float32)])

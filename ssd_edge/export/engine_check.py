@@ -17,6 +17,7 @@ def check_engine(outs, precision, nms, spec, ref, inputs, options):
     arrays over ``inputs``, from ``run_export``'s ``run_engine``) against ``ref`` raw outputs."""
     if nms == "none":
         parity = par.compare_raw(spec, ref, (outs["scores"], outs["boxes"]))
+        par.check_finite(parity, path)
         notes = [par.warn_reduced(parity, precision)]
         worst = max(parity.max_dscores, parity.max_dboxes)
         if precision == "fp32" and worst > par.FP32_TOLERANCE:

@@ -1,5 +1,5 @@
 """FP16 artifact: FP16 weights and compute, FP32 inputs/outputs, the softmax/decoding tail in FP32."""
-from .graph import ensure_node_names, tail_nodes
+from .graph import ensure_node_names, tail_nodes, topological_sort
 from .metadata import get_spec, set_spec
 
 
@@ -17,6 +17,7 @@ def to_fp16(model):
     block = tail_nodes(model.graph)
     half = convert_float_to_float16(model, keep_io_types=True, node_block_list=block,
                                     disable_shape_infer=False)
+    topological_sort(half.graph)
     if spec is not None:
         set_spec(half, spec.replace(precision="fp16"))
     return half

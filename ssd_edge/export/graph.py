@@ -48,3 +48,41 @@ def ensure_node_names(model):
             node.name = "%s_%d" % (node.op_type, i)
         seen.add(node.name)
     return model
+
+
+def topological_sort(graph):
+    """Reorder ``graph.node`` in place so every node comes after the producers of its inputs.
+
+    ONNX requires that order (``onnx.checker`` with ``full_check`` and OpenCV's importer enforce
+    it); ONNX Runtime's FP16 converter appends the input casts it inserts at the end of the list.
+    Names that no node produces (graph inputs, initializers, outer-scope names) count as ready; the
+    relative order of independent nodes is kept.
+    """
+    produced_by = {}
+    for i, node in enumerate(graph.node):
+        for name in node.output:
+            produced_by[name] = i
+    order, state = [], [0] * len(graph.node)   # 0 new, 1 on the stack, 2 placed
+    for start in range(len(graph.node)):
+        stack = [(start, iter(graph.node[start].input))]
+        while stack:
+            i, inputs = stack[-1]
+            if state[i] == 2:
+                stack.pop()
+                continue
+            state[i] = 1
+            for name in inputs:
+                j = produced_by.get(name)
+                if j is not None and state[j] == 0:
+                    stack.append((j, iter(graph.node[j].input)))
+                    break
+            else:
+                state[i] = 2
+                order.append(graph.node[i])
+                stack.pop()
+    nodes = [type(n)() for n in order]
+    for dst, src in zip(nodes, order):
+        dst.CopyFrom(src)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    return graph

@@ -35,7 +35,27 @@ def load_onnx(path):
                            % (path, str(e).splitlines()[0] if str(e) else type(e).__name__))
 
 
-def save_onnx(model, path):
-    """Write an ``onnx.ModelProto`` atomically."""
+def check_onnx(model, path):
+    """``onnx.checker.check_model(full_check=True)``, or one line naming ``path`` and the problem.
+
+    A graph holding TensorRT's ``EfficientNMS_TRT`` plugin is left unchecked: the checker cannot
+    know a TensorRT plugin op (the graph is for TensorRT's parser and DeepStream, not ONNX tools).
+    """
+    import onnx
+    if any(n.op_type == "EfficientNMS_TRT" for n in model.graph.node):
+        return False
+    try:
+        onnx.checker.check_model(model, full_check=True)
+    except Exception as e:   # ValidationError, InferenceError
+        first = next((ln for ln in str(e).splitlines() if ln.strip()), type(e).__name__)
+        raise SsdEdgeError("expected a valid ONNX graph for %s, but onnx.checker rejects it: %s"
+                           % (path, first.strip()))
+    return True
+
+
+def save_onnx(model, path, check=True):
+    """Write an ``onnx.ModelProto`` atomically, after :func:`check_onnx` unless ``check`` is False."""
     from ..fileio import atomic_write_bytes
+    if check:
+        check_onnx(model, path)
     atomic_write_bytes(path, model.SerializeToString())

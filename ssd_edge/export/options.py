@@ -41,5 +41,6 @@ class ExportOptions:
     timing_cache: Optional[str] = None
     mobile: bool = False
     check: bool = True
-    check_inputs: int = 4
+    check_inputs: int = 32
+    threads: Optional[int] = None
     seed: int = 0

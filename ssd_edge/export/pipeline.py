@@ -85,7 +85,7 @@ def run_export(source, options, echo=print, run_engine=None):
                      % (prec0, " with NMS inside" if spec.output_layout == "nms" else "")]
         # The given graph in ONNX Runtime is the reference (not for NMS graphs: ORT cannot run
         # EfficientNMS_TRT, and the NMS outputs are not raw scores and boxes).
-        ref = (_raw(par.ort_outputs(source.original or fp32, inputs))
+        ref = (_raw(par.ort_outputs(source.original or fp32, inputs, options.threads))
                if options.check and spec.output_layout != "nms" else None)
         ref_name = "the given %s ONNX in ONNX Runtime" % prec0
         if source.original:
@@ -94,7 +94,8 @@ def run_export(source, options, echo=print, run_engine=None):
     base = load_onnx(fp32)
     art = WrittenFile(fp32, "onnx", prec0, nms=_nms_in(base), notes=notes)
     if options.check and (source.model is not None or source.original) and ref is not None:
-        art.parity = par.compare_raw(spec, ref, _raw(par.ort_outputs(fp32, inputs)))
+        art.parity = par.compare_raw(spec, ref, _raw(par.ort_outputs(fp32, inputs,
+                                                                     options.threads)))
         par.check_fp32(art.parity, fp32)
     arts.append(art)
     for line in format_report(operator_report(base)):
@@ -174,7 +175,8 @@ def _nms_in(model):
 def _checked(art, spec, ref, inputs, options):
     if not options.check or ref is None:
         return art
-    art.parity = par.compare_raw(spec, ref, _raw(par.ort_outputs(art.path, inputs)))
+    art.parity = par.compare_raw(spec, ref, _raw(par.ort_outputs(art.path, inputs, options.threads)))
+    par.check_finite(art.parity, art.path)
     if art.precision == "fp32":
         par.check_fp32(art.parity, art.path)
     warning = par.warn_reduced(art.parity, art.precision)

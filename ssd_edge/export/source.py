@@ -10,7 +10,7 @@ from .metadata import get_spec, load_onnx
 _Tensor = collections.namedtuple("_Tensor", "name shape")
 _GraphIO = collections.namedtuple("_GraphIO", "inputs outputs")
 
-#: The input name of every ONNX ssd-edge writes (DESIGN.md §3).
+#: The input name of every ONNX ssd-edge writes (docs/architecture.md §3).
 INPUT_NAME = "input_0"
 
 

@@ -53,9 +53,34 @@ def read_state_dict(path, what="checkpoint", expected="a pytorch-ssd .pth file")
     except Exception as e:  # torch raises many types for a bad file; all are the user's
         raise _load_error(path, e)
     state = detect.unwrap_state_dict(obj, "%s %s" % (what, path))
+    check_weights(state, path)
     # FP16/BF16 storage (save_checkpoint(half=True)) comes back as float32; integer buffers
     # such as num_batches_tracked keep their dtype.
     return {k: v.float() if v.is_floating_point() else v for k, v in state.items()}, sha
+
+
+# Integer buffers a float network legitimately carries (BatchNorm's step counter).
+_INTEGER_BUFFERS = ("num_batches_tracked",)
+
+
+def check_weights(state, path):
+    """Refuse weights a detector cannot run: a non-float dtype where floats belong, NaN or Inf.
+
+    One line naming the first offending tensor and how many it has (a diverged training run
+    writes NaN weights, which would otherwise export and then detect nothing)."""
+    import torch
+    for key, value in state.items():
+        if key.rsplit(".", 1)[-1] in _INTEGER_BUFFERS:
+            continue
+        if not value.is_floating_point():
+            raise SsdEdgeError("checkpoint %s: %s has dtype %s; expected floating-point weights "
+                               "(float32, float16 or bfloat16)" % (path, key, str(value.dtype)
+                                                                    .replace("torch.", "")))
+        bad = int((~torch.isfinite(value)).sum())
+        if bad:
+            raise SsdEdgeError("checkpoint %s: %s holds %d NaN/Inf value(s); expected finite "
+                               "weights (a diverged training run? use an earlier checkpoint)"
+                               % (path, key, bad))
 
 
 def _load_error(path, err):
@@ -103,9 +128,16 @@ def load_checkpoint(path, labels=None, net=None, resolution=None, activation=Non
         width_mult = side.width_mult if side else detect.width_mult_of(arch, state)
     if activation is None and side is not None:
         activation = side.activation
+    assumed = activation is None and specs.ACTIVATION_CHOICES.get(arch) is not None
+    if assumed:
+        act = specs.ACTIVATION_CHOICES[arch][0]
+        warnings.warn("%s: the checkpoint does not say which activation %s was trained with; "
+                      "assuming %s (as pytorch-ssd trains it); pass --activation relu (Python: "
+                      "activation=\"relu\") if it used ReLU" % (path, arch, act, ),
+                      UserWarning, stacklevel=2)
     names = resolve_labels(labels, num_classes, side.labels if side else None)
     spec = _make_spec(arch, names, resolution, activation, width_mult, side)
-    spec = spec.replace(source_sha256=sha)
+    spec = spec.replace(source_sha256=sha, activation_assumed=assumed)
     return _build_loaded(state, spec), spec
 
 

@@ -73,7 +73,7 @@ class Detector:
         self.graph_nms = _graph_nms(artifact) if self._layout == "nms" else None
 
     @classmethod
-    def load(cls, path, backend="auto", conf_threshold=None, iou_threshold=None,
+    def load(cls, path=None, backend="auto", conf_threshold=None, iou_threshold=None,
              candidate_size=None, top_k=None, max_detections=None, labels=None, mean=None,
              std=None, net=None, threads=None, device=None, classes=None, class_thresholds=None,
              fp16=None, cuda_graph=None, torch_compile=None, nms=None,
@@ -85,6 +85,7 @@ class Detector:
         path of the same spelling wins.
 
         Args:
+            path: the model; None = the bundled model's FP32 ONNX (no torch needed).
             backend: ``"auto"`` or a registered name (:data:`ssd_edge.runtime.backends.BACKENDS`).
             conf_threshold, iou_threshold, candidate_size, top_k, max_detections: as
                 :func:`ssd_edge.postprocess`; each left None comes from ``nms`` when given, else
@@ -103,6 +104,9 @@ class Detector:
             resolution: a ``.pth``'s input size (``N`` or ``"WxH"``; see
                 :func:`ssd_edge.models.load_checkpoint`) — weights do not record it.
         """
+        if path is None:
+            from .stream.api import require_bundled_model
+            path = require_bundled_model("pass a model: Detector.load(\"model.onnx\")")
         from .registry import resolve_model
         path, _ = resolve_model(path)
         artifact = open_artifact(path, labels=labels, net=net, mean=mean, std=std,

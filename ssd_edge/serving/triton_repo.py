@@ -21,7 +21,8 @@ from typing import Optional
 
 from ..errors import SsdEdgeError
 from ..fileio import atomic_write_text
-from ..runtime.artifact import NMS_OUTPUTS, open_artifact
+from ..contract import NMS_OUTPUTS
+from ..runtime.artifact import open_artifact
 from . import triton_config as cfg
 
 BACKENDS = ("onnxruntime", "python")

@@ -4,6 +4,7 @@ Underscored spellings (``--batch_size``) are accepted too, so existing pytorch-s
 unchanged. Parsing gives a frozen :class:`TrainOptions`.
 """
 import argparse
+import math
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
@@ -55,6 +56,7 @@ class TrainOptions:
     model_dir: str = "models"
     seed: int = 0
     device: str = "auto"
+    threads: Optional[int] = None
     amp: bool = False
     sync_bn: bool = False
     progress: Optional[bool] = None
@@ -149,6 +151,8 @@ def build_parser():
                    help="where checkpoints and labels.txt go (models/)")
     g.add_argument("--seed", type=int, default=0, help="seed (0)")
     g.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (auto)")
+    g.add_argument("--threads", type=int, metavar="N",
+                   help="CPU threads per process for the network (default: PyTorch's own)")
     g.add_argument("--progress", dest="progress", action="store_true", default=None,
                    help="progress bars even when stderr is not a terminal")
     g.add_argument("--no-progress", dest="progress", action="store_false")
@@ -177,13 +181,23 @@ def parse_options(argv=None):
                            % args.milestones)
     classes = tuple(c.strip() for c in args.classes.split(",") if c.strip()) \
         if args.classes else None
+    if args.threads is not None and args.threads < 1:
+        raise SsdEdgeError("expected --threads N with N >= 1, got %d" % args.threads)
     for name, value, lo in (("--batch-size", args.batch_size, 1), ("--epochs", args.epochs, 1),
                             ("--workers", args.workers, 0), ("--resolution", args.resolution, 32),
                             ("--validation-epochs", args.validation_epochs, 1)):
         if value < lo:
             raise SsdEdgeError("expected %s >= %d, got %d" % (name, lo, value))
-    if args.lr <= 0:
-        raise SsdEdgeError("expected --lr > 0, got %g" % args.lr)
+    for flag in ("width_mult", "lr", "momentum", "weight_decay", "base_net_lr", "extra_layers_lr",
+                 "gamma", "t_max", "warmup_epochs", "zoom_out"):
+        value = getattr(args, flag, None)
+        if value is not None and not math.isfinite(value):
+            raise SsdEdgeError("expected a finite number for --%s, got %s"
+                               % (flag.replace("_", "-"), value))
+    for flag in ("lr", "base_net_lr", "extra_layers_lr"):
+        value = getattr(args, flag)
+        if value is not None and not value > 0:
+            raise SsdEdgeError("expected --%s > 0, got %g" % (flag.replace("_", "-"), value))
     if args.amp and args.device == "cpu":
         raise SsdEdgeError("expected a CUDA device for --amp, got --device cpu")
     fields = dict(vars(args))

@@ -149,6 +149,8 @@ def train(opts, evaluate=None):
 
 
 def _train(opts, dist, evaluate=None):
+    if opts.threads:
+        torch.set_num_threads(opts.threads)
     torch.manual_seed(opts.seed)
     np.random.seed(opts.seed)
     log = LOG.info if dist.main else LOG.debug
@@ -276,6 +278,11 @@ def _validate(net, spec, opts, val_loader, val_set, criterion, device, evaluate,
     from ..models.checkpoint import save_checkpoint
 
     out = {"val_loss": validation_loss(net, val_loader, criterion, device, opts.amp)}
+    if not math.isfinite(out["val_loss"]):
+        # a diverged net is never written as a checkpoint (``...-Loss-nan.pth``)
+        raise SsdEdgeError("expected a finite validation loss, got %s at epoch %d; nothing written "
+                           "for this epoch; lower --lr or resume from the last checkpoint"
+                           % (out["val_loss"], epoch))
     net.eval()
     if opts.val_map:
         result = evaluate(ModelDetector(net, spec, device), val_set, opts.val_metric,

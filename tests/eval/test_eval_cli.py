@@ -194,7 +194,7 @@ def test_json_has_exactly_the_documented_fields(results, bench, tmp_path, metric
     if metric == "voc07":
         doc = results["pth"]
     else:
-        j = str(tmp_path / "coco.json")
+        j = str(tmp_path / "created" / "coco.json")    # ssd-eval creates the folder
         assert eval_main([bench["onnx"], "--dataset", bench["data"], "--metric", "coco",
                           "--json", j, "-q"]) == 0
         with open(j) as f:
@@ -273,7 +273,7 @@ def _broken(light, tmp_path, how):
     ("unknown-classes-flag", "hexagon"),
     ("extra-class", "hexagon missing"),
     ("no-bundled-model", "bundled model"),
-    ("plot-folder", "does not exist"),
+    ("plot-folder", "cannot create it"),
     ("bad-conf", "--conf"),
 ])
 def test_bad_input_exits_2_with_one_line(light, tmp_path, monkeypatch, capsys, case, fragment):
@@ -288,7 +288,8 @@ def test_bad_input_exits_2_with_one_line(light, tmp_path, monkeypatch, capsys, c
         use_assets(monkeypatch, tmp_path)
         model = None
     elif case == "plot-folder":
-        extra = ["--plot", str(tmp_path / "no" / "pr.png")]
+        (tmp_path / "afile").write_text("x")
+        extra = ["--plot", str(tmp_path / "afile" / "pr.png")]
     elif case == "bad-conf":
         extra = ["--conf", "1.5"]
     args = ([model] if model else []) + ["--dataset", data, "-q"] + extra

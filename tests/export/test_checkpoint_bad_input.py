@@ -137,3 +137,52 @@ def test_heads_that_disagree_with_the_sidecar_levels(tmp_path, good):
     levels[0] = levels[0].__class__(19, 16, 60, 105, (2.0,))   # 4 boxes per location, not 6
     spec.replace(prior_levels=tuple(levels)).save(str(good) + ".spec.json")
     refused(good, r"predict \[6, 6, 6, 6, 6, 6\] boxes per location .* \[4, 6, 6, 6, 6, 6\]")
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_nan_or_inf_weights_are_refused(tmp_path, mb1_state, bad):
+    state = {k: v.clone() for k, v in mb1_state.items()}
+    key = next(k for k in state if k.endswith("weight") and state[k].is_floating_point())
+    state[key].view(-1)[3] = bad
+    path = tmp_path / "diverged.pth"
+    torch.save(state, str(path))
+    msg = refused(path, "NaN/Inf")
+    assert key in msg and "1 NaN/Inf" in msg
+
+
+def test_non_float_weights_are_refused_integer_buffers_are_not(tmp_path, mb1_state):
+    counters = [k for k in mb1_state if k.endswith("num_batches_tracked")]
+    assert counters and not mb1_state[counters[0]].is_floating_point()
+    path = tmp_path / "ints.pth"
+    torch.save(mb1_state, str(path))                       # int64 BatchNorm counters: fine
+    load_checkpoint(str(path), labels=["BACKGROUND", "a", "b"])
+    state = {k: v.clone() for k, v in mb1_state.items()}
+    key = next(k for k in state if k.endswith("weight") and state[k].is_floating_point())
+    state[key] = state[key].to(torch.int32)
+    torch.save(state, str(path))
+    assert "int32" in refused(path, "expected floating-point weights")
+
+
+def test_duplicate_labels_are_refused(tmp_path, good):
+    labels = tmp_path / "labels.txt"
+    labels.write_text("BACKGROUND\ncat\ncat\n")
+    msg = refused(good, "twice", labels=str(labels))
+    assert "'cat'" in msg and "lines 2 and 3" in msg
+
+
+def test_mb2_activation_assumed_is_warned_once_and_recorded(tmp_path):
+    state = build_model(default_spec("mb2-ssd-lite", 3)).state_dict()
+    path = tmp_path / "mb2.pth"
+    torch.save(state, str(path))
+    with pytest.warns(UserWarning) as rec:
+        _, spec = load_checkpoint(str(path), labels=["BACKGROUND", "a", "b"])
+    lines = [str(w.message) for w in rec if "activation" in str(w.message)]
+    assert len(lines) == 1 and "relu6" in lines[0] and "--activation relu" in lines[0]
+    assert spec.activation == "relu6" and spec.activation_assumed
+    assert '"activation_assumed": true' in spec.to_json()
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _, given = load_checkpoint(str(path), labels=["BACKGROUND", "a", "b"], activation="relu")
+    assert given.activation == "relu" and not given.activation_assumed
+    assert "activation_assumed" not in given.to_json()

@@ -118,6 +118,41 @@ def test_int8_is_symmetric_signed_qdq_with_per_channel_weights(exported):
     assert "Softmax" in {n.op_type for n in m.graph.node}
 
 
+def test_every_onnx_written_passes_the_full_checker(exported):
+    """FP16 included: ONNX Runtime's converter appends its input casts after their users."""
+    d, _, _ = exported
+    written = sorted(d.glob("*.onnx"))
+    assert len(written) == 6, written
+    for path in written:
+        onnx.checker.check_model(onnx.load(str(path)), full_check=True)
+
+
+def test_fp16_loads_in_opencv_dnn(exported):
+    """OpenCV's importer refuses graphs out of topological order (it did, for every FP16 file)."""
+    cv2 = pytest.importorskip("cv2")
+    _, stem, _ = exported
+    net = cv2.dnn.readNetFromONNX(stem + ".fp16.onnx")
+    net.setInput(np.zeros((1, 3, 300, 300), np.float32), "input_0")
+    scores, boxes = net.forward(["scores", "boxes"])
+    assert scores.shape[0] == 1 and boxes.shape[-1] == 4 and np.isfinite(scores).all()
+
+
+def test_topological_sort_orders_a_scrambled_graph():
+    from onnx import TensorProto, helper
+    from ssd_edge.export.graph import topological_sort
+    nodes = [helper.make_node("Relu", ["b"], ["c"], name="second"),
+             helper.make_node("Neg", ["c"], ["y"], name="third"),
+             helper.make_node("Abs", ["x"], ["b"], name="first")]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])])
+    m = helper.make_model(g)
+    with pytest.raises(onnx.checker.ValidationError):
+        onnx.checker.check_model(m, full_check=True)
+    topological_sort(m.graph)
+    assert [n.name for n in m.graph.node] == ["first", "second", "third"]
+    onnx.checker.check_model(m, full_check=True)
+
+
 def test_summary_prints_parity_figures(tmp_path, capsys):
     ckpt, labels = write_checkpoint(tmp_path, seed=3)
     rc, out, err = run([ckpt, "--labels", labels, "--fp16", "--output-dir", str(tmp_path)], capsys)
@@ -194,8 +229,10 @@ def test_inspect_reports_spec_and_operators(exported, capsys):
                                   "mb3-large-ssd-lite"])
 def test_every_zoo_net_exports_and_matches_pytorch(arch, tmp_path, capsys):
     ckpt, labels = write_checkpoint(tmp_path, arch=arch)
-    rc, out, err = run([ckpt, "--labels", labels, "--output-dir", str(tmp_path), "-q"], capsys)
+    out_dir = tmp_path / "new" / "folder"          # created by ssd-export
+    rc, out, err = run([ckpt, "--labels", labels, "--output-dir", str(out_dir), "-q"], capsys)
     assert rc == 0, err
+    assert (out_dir / (os.path.splitext(os.path.basename(ckpt))[0] + ".onnx")).is_file()
     line = [l for l in out.splitlines() if l.strip().endswith("inputs)") and ".onnx" in l][0]
     assert "fp32" in line
 
@@ -227,8 +264,9 @@ def test_bad_inputs_exit_2_with_one_line(tmp_path, capsys):
     wrong = tmp_path / "wrong.txt"
     wrong.write_text("BACKGROUND\na\n")
     assert "2" in bad([ckpt, "--labels", str(wrong)], capsys)
-    assert "does not exist" in bad([ckpt, "--labels", labels, "--output-dir", str(tmp_path / "x" / "y")],
-                                   capsys)
+    (tmp_path / "afile").write_text("x")
+    assert "cannot create it" in bad([ckpt, "--labels", labels, "--output-dir",
+                                      str(tmp_path / "afile" / "y")], capsys)
     assert "TensorRT" in bad([ckpt, "--labels", labels, "--engine", "--output-dir", str(tmp_path)], capsys)
 
 

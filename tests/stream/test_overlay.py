@@ -56,3 +56,18 @@ def test_draw_fps_label_top_right():
     out = draw(grey(), Detections.empty(), OverlayOptions(), fps=29.97)
     changed = np.nonzero((out != 128).any(axis=2))
     assert changed[0].max() < 25 and changed[1].min() > 40   # a small label in the corner
+
+
+def test_captions_at_the_frame_edges_never_cover_each_other():
+    """Boxes touching the top edge (and the right one) with the FPS label in the corner."""
+    from ssd_edge.runtime.stream.overlay import caption_rect
+    frame, size, placed = (320, 240), (90, 18), []
+    placed.append(caption_rect(320 - 70, 0, (70, 18), frame, placed, inside=True))   # FPS
+    for x in (0, 10, 20, 250, 300, 310):
+        placed.append(caption_rect(x, 0, size, frame, placed))
+    for i, a in enumerate(placed):
+        assert 0 <= a[0] and a[2] <= 320 and 0 <= a[1] and a[3] <= 240, a
+        for b in placed[i + 1:]:
+            assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]), (a, b)
+    # with room above the box the caption sits above it, as before
+    assert caption_rect(100, 100, size, frame, []) == (100, 82, 190, 100)

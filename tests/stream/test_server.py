@@ -29,6 +29,7 @@ def test_page_stats_detections_and_mjpeg(served):
     status, ctype, page = get(server.url)
     assert status == 200 and ctype.startswith("text/html")
     assert b'src="/stream.mjpg"' in page
+    assert b"model tiny.onnx" in page and b"backend ort fp32" in page and b"source " in page
 
     time.sleep(0.3)
     stats = json.loads(get(server.url + "stats")[2])
@@ -101,3 +102,24 @@ def test_http_source_that_is_not_reachable():
     s.close()                               # nothing listens there now
     with pytest.raises(SsdEdgeError, match="cannot open http://127.0.0.1:%d" % port):
         open_source("http://127.0.0.1:%d/stream.mjpg" % port)
+
+
+@pytest.mark.parametrize("uri, shown", [
+    ("rtsp://admin:s3cret@10.0.0.5:554/live?token=abc#x", "rtsp://10.0.0.5:554/live"),
+    ("http://user@cam.local/video.mjpg?auth=1", "http://cam.local/video.mjpg"),
+    ("clip.mp4", "clip.mp4"),
+    ("csi://0", "csi://0"),
+])
+def test_page_and_stats_never_show_credentials_or_tokens(uri, shown):
+    from ssd_edge.runtime.stream.stats import Stats
+    stats = Stats(model="/models/m.onnx", backend="openvino", precision="bf16", source=uri)
+    server = MjpegServer("127.0.0.1:0", stats=stats).start()
+    try:
+        page = get(server.url)[2].decode()
+        snap = json.loads(get(server.url + "stats")[2])
+    finally:
+        server.close()
+    assert snap["source"] == shown and ("source %s" % shown) in page
+    assert "model m.onnx" in page and "backend openvino bf16" in page
+    for secret in ("s3cret", "admin", "token", "auth", "user@"):
+        assert secret not in page and secret not in json.dumps(snap)

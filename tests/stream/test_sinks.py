@@ -82,9 +82,17 @@ def test_bad_outputs(uri, message):
         open_sink(uri)
 
 
-def test_video_sink_missing_folder(tmp_path):
-    with pytest.raises(SsdEdgeError, match="does not exist"):
-        open_sink(str(tmp_path / "nope" / "x.mp4")).open((96, 72), 10)
+def test_file_sinks_create_their_folders(tmp_path):
+    frame = np.zeros((72, 96, 3), np.uint8)
+    for uri in ("a/b/x.mp4", "c/d/%03d.jpg", "e/f/dets.jsonl"):
+        sink = open_sink(str(tmp_path / uri))
+        sink.open((96, 72), 10)
+        sink.close()
+    assert (tmp_path / "a" / "b").is_dir() and (tmp_path / "c" / "d").is_dir()
+    assert (tmp_path / "e" / "f" / "dets.jsonl").is_file()
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(SsdEdgeError, match="cannot create it"):
+        open_sink(str(tmp_path / "afile" / "x.mp4")).open((96, 72), 10)
 
 
 def test_display_without_screen_says_how_to_serve(monkeypatch):

@@ -55,6 +55,22 @@ def test_single_image_and_rate_pacing(tmp_path):
     assert time.monotonic() - t0 >= 4 / 50 * 0.9     # paced to 50 fps, not as fast as possible
 
 
+def test_serve_plays_a_video_at_its_own_rate_unless_rate_is_given(video):
+    """ssd-live --serve: the 10 fps clip takes its 1.1 s, not a burst; --rate still wins."""
+    from ssd_edge.cli.live import build_parser, source_options
+    served = source_options(build_parser().parse_args(["--source", video, "--serve", "0"]))
+    assert served.native_rate and served.rate is None
+    assert not source_options(build_parser().parse_args(["--source", video])).native_rate
+    t0 = time.monotonic()
+    assert len(list(open_source(video, served))) == 12
+    assert time.monotonic() - t0 >= 11 / 10.0 * 0.9
+    fast = source_options(build_parser().parse_args(["--source", video, "--serve", "0",
+                                                     "--rate", "200"]))
+    t0 = time.monotonic()
+    assert len(list(open_source(video, fast))) == 12
+    assert time.monotonic() - t0 < 11 / 10.0 * 0.9     # paced to 200 fps, not to the clip's 10
+
+
 @pytest.mark.parametrize("uri,message", [
     ("foo://bar", "unknown source scheme 'foo://'"),
     ("/nonexistent/clip.mp4", "does not exist"),

@@ -104,6 +104,9 @@ def test_lr_schedules():
     (["--classes", "circle,hexagon"], "hexagon"),
     (["--device", "cpu", "--amp"], "--amp"),
     (["--lr", "0"], "--lr"),
+    (["--lr", "nan"], "expected a finite number for --lr, got nan"),
+    (["--base-net-lr", "nan"], "--base-net-lr"),
+    (["--momentum", "inf"], "--momentum"),
     (["--milestones", "a,b"], "--milestones"),
     (["--train-split", "nosuchsplit"], "nosuchsplit"),
 ])
@@ -148,3 +151,25 @@ def test_torchrun_two_cpu_processes_agree_and_write_one_checkpoint(shapes_voc, t
     model, spec = load_checkpoint(ckpts[0])
     from ssd_edge.train.dist import weights_checksum
     assert weights_checksum(model) == summary["weights_checksums"][0]
+
+
+def test_diverging_run_stops_in_one_line_and_writes_no_nan_checkpoint(shapes_voc, tmp_path,
+                                                                      capsys):
+    """A learning rate that blows the weights up: the first non-finite loss stops the run."""
+    out = tmp_path / "m"
+    rc = main(["--datasets", shapes_voc, "--epochs", "2", "--model-dir", str(out), "--lr", "1e30"]
+              + SMALL)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and err[-1].startswith("ssd-train: error: expected a finite"), err
+    assert not [p for p in out.glob("*.pth") if "nan" in p.name.lower() or "inf" in p.name.lower()]
+
+
+def test_nan_validation_loss_writes_nothing(shapes_voc, tmp_path, capsys, monkeypatch):
+    """Stand-in validation loss of NaN (a net that diverged on the validation set only)."""
+    from ssd_edge.train import trainer
+    monkeypatch.setattr(trainer, "validation_loss", lambda *a, **k: float("nan"))
+    out = tmp_path / "m"
+    rc = main(["--datasets", shapes_voc, "--epochs", "1", "--model-dir", str(out)] + SMALL)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and "expected a finite validation loss, got nan" in err[-1], err
+    assert not list(out.glob("*.pth"))

@@ -126,3 +126,30 @@ def test_class_agnostic_is_one_greedy_nms_over_all_classes(seed):
 def test_rejects_mismatched_shapes():
     with pytest.raises(ValueError, match="expected scores"):
         postprocess(np.zeros((5, 3)), np.zeros((4, 4)))
+
+
+def test_network_shaped_outputs_one_image_or_a_batch():
+    """``(1, P, C)`` gives one Detections, ``(B, P, C)`` a list, each equal to the 2-D call."""
+    from ssd_edge import postprocess as pp
+    rng = np.random.default_rng(5)
+    b, p, c = 3, 60, 4
+    scores = rng.dirichlet(np.ones(c), (b, p)).astype(np.float32)
+    xy = rng.uniform(0, 0.6, (b, p, 2)).astype(np.float32)
+    boxes = np.concatenate([xy, xy + rng.uniform(0.05, 0.4, (b, p, 2)).astype(np.float32)], -1)
+    kw = dict(conf_threshold=0.3, frame_size=(640, 480))
+    one = pp(scores[:1], boxes[:1], **kw)
+    ref = pp(scores[0], boxes[0], **kw)
+    assert not isinstance(one, list) and len(ref) > 0
+    np.testing.assert_array_equal(one.boxes, ref.boxes)
+    many = pp(scores, boxes, **kw)
+    assert isinstance(many, list) and len(many) == b
+    for i, d in enumerate(many):
+        want = pp(scores[i], boxes[i], **kw)
+        np.testing.assert_array_equal(d.boxes, want.boxes)
+        np.testing.assert_array_equal(d.class_ids, want.class_ids)
+    sized = pp(scores, boxes, conf_threshold=0.3, frame_size=[(10, 10), (20, 20), (640, 480)])
+    np.testing.assert_allclose(sized[2].boxes, many[2].boxes)
+    with pytest.raises(ValueError, match="boxes"):
+        pp(scores, boxes[:2])
+    with pytest.raises(ValueError, match="frame_size"):
+        pp(scores, boxes, frame_size=[(1, 1), (2, 2)])

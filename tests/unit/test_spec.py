@@ -145,3 +145,8 @@ def test_a_spec_without_prior_levels_describes_a_decoded_model():
     assert spec.num_priors == 0 and DetectorSpec.from_json(spec.to_json()) == spec
     with pytest.raises(SsdEdgeError, match="no prior levels"):
         spec.priors()
+
+
+def test_duplicate_labels_are_refused():
+    with pytest.raises(SsdEdgeError, match="unique label names.*'a' more than once"):
+        DetectorSpec(arch="mb1-ssd", labels=("BACKGROUND", "a", "a"), prior_levels=MB_LEVELS)

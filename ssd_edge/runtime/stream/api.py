@@ -23,20 +23,29 @@ _SOURCE_KEYS = {f.name for f in fields(SourceOptions)}
 _PIPELINE_KEYS = {f.name for f in fields(PipelineOptions)}
 
 
-#: File name of the bundled model (with ``.spec.json`` beside it) in the assets folder.
+#: File name of the bundled checkpoint (with ``.spec.json`` beside it) in the assets folder.
 BUNDLED_MODEL = "shapes-mb2-ssd-lite.pth"
+#: Its FP32 ONNX, exported by ssd-export from that checkpoint: what runs when no model is given
+#: (exact, several times faster than the checkpoint in PyTorch on a CPU, and needs no torch).
+BUNDLED_ONNX = "shapes-mb2-ssd-lite.onnx"
 
 
-def bundled_model():
-    """Path of the model shipped inside the package (``assets/shapes-mb2-ssd-lite.pth``, or
-    the same name under ``$SSD_EDGE_ASSETS``), or ``None`` when the installation has none."""
-    path = os.path.join(assets_dir(), BUNDLED_MODEL)
-    return path if os.path.isfile(path) else None
+def bundled_model(checkpoint=False):
+    """Path of the model shipped inside the package (in ``assets/``, or under
+    ``$SSD_EDGE_ASSETS``): its FP32 ONNX, falling back to the ``.pth`` where an installation has
+    only that; ``checkpoint=True`` asks for the ``.pth`` (what export and training start from).
+    ``None`` when the installation has none."""
+    names = (BUNDLED_MODEL,) if checkpoint else (BUNDLED_ONNX, BUNDLED_MODEL)
+    for name in names:
+        path = os.path.join(assets_dir(), name)
+        if os.path.isfile(path):
+            return path
+    return None
 
 
-def require_bundled_model(fix="pass --model MODEL.onnx|.engine|.pth"):
+def require_bundled_model(fix="pass --model MODEL.onnx|.engine|.pth", checkpoint=False):
     """:func:`bundled_model`, or the one-line error saying it is missing, ending in ``fix``."""
-    path = bundled_model()
+    path = bundled_model(checkpoint)
     if path is None:
         raise SsdEdgeError("no model given and no bundled model in this installation (expected "
                            "%s); %s" % (os.path.join(assets_dir(), BUNDLED_MODEL), fix))

@@ -60,6 +60,8 @@ class VideoFileSource(Source):
                                "readable video (.mp4, .avi, .mkv ...), check the file" % self.path)
         fps = self._cap.get(cv2.CAP_PROP_FPS)
         self.fps = float(fps) if fps and 0 < fps < 1000 else None
+        if self.options.rate is None and self.options.native_rate and self.fps:
+            self._pace = _Paced(self.fps)
         self._pending = (image, 0.0)
         return self
 

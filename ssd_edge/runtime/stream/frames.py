@@ -29,6 +29,8 @@ class SourceOptions:
             that still differ are resized (bilinear). ``None`` keeps the native size.
         rate: frames per second to ask a camera for; files and images are paced to it
             (real-time playback) when given, else read as fast as the pipeline takes them.
+        native_rate: with no ``rate``, pace a video file to its own frame rate (what a viewer of
+            ``--serve`` expects) instead of reading it as fast as the pipeline can.
         flip: one of :data:`FLIPS`.
         loop: extra passes over a file, image or folder; ``-1`` loops forever.
         reconnect_attempts: how often a lost live source is reopened before it is reported.
@@ -39,6 +41,7 @@ class SourceOptions:
     width: Optional[int] = None
     height: Optional[int] = None
     rate: Optional[float] = None
+    native_rate: bool = False
     flip: str = "none"
     loop: int = 0
     reconnect_attempts: int = 5

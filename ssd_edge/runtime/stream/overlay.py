@@ -69,17 +69,18 @@ def draw(image, dets, options=None, fps=None):
         for (x1, y1, x2, y2), cid in zip(boxes, dets.class_ids):
             cv2.rectangle(fill, (x1, y1), (x2, y2), class_color(cid), -1)
         cv2.addWeighted(fill, options.alpha, out, 1.0 - options.alpha, 0.0, dst=out)
-    for i, ((x1, y1, x2, y2), cid) in enumerate(zip(boxes, dets.class_ids)):
-        color = class_color(cid)
-        if options.lines:
-            cv2.rectangle(out, (x1, y1), (x2, y2), color, options.thickness)
-        text = _caption(dets, i, options)
-        if text:
-            _label(cv2, out, text, x1, y1, color)
+    placed = []     # caption rectangles drawn so far: a new one never covers them
     if options.fps and fps:
         text = "%.1f FPS" % fps
         tw = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)[0][0]
-        _label(cv2, out, text, max(w - tw - 4, 0), 0, (40, 40, 40), inside=True)   # top right
+        _label(cv2, out, text, max(w - tw - 4, 0), 0, (40, 40, 40), placed, inside=True)
+    for (x1, y1, x2, y2), cid in zip(boxes, dets.class_ids):
+        if options.lines:
+            cv2.rectangle(out, (x1, y1), (x2, y2), class_color(cid), options.thickness)
+    for i, ((x1, y1, x2, y2), cid) in enumerate(zip(boxes, dets.class_ids)):
+        text = _caption(dets, i, options)
+        if text:
+            _label(cv2, out, text, x1, y1, class_color(cid), placed)
     return out
 
 
@@ -98,12 +99,36 @@ def _caption(dets, i, options):
     return " ".join(parts)
 
 
-def _label(cv2, image, text, x, y, color, inside=False):
-    """Text on a filled box of ``color``, above (x, y) or, without room there, below it."""
+def _overlaps(a, b):
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def caption_rect(x, y, size, frame, placed, inside=False):
+    """Where a caption of ``size`` ``(w, h)`` goes for a box corner ``(x, y)``: above it, or
+    inside the frame's top edge when there is no room; kept inside the frame horizontally and
+    moved down, one caption height at a time, past every rectangle in ``placed``.
+    Returns ``(x1, y1, x2, y2)``."""
+    (cw, ch), (fw, fh) = size, frame
+    x = min(max(int(x), 0), max(fw - cw, 0))
+    top = y if inside or y - ch < 0 else y - ch
+    rect = (x, top, x + cw, top + ch)
+    for _ in range(len(placed) + 1):
+        hit = [r for r in placed if _overlaps(rect, r)]
+        if not hit or rect[3] + ch > fh:
+            break
+        top = max(r[3] for r in hit)
+        rect = (x, top, x + cw, top + ch)
+    return rect
+
+
+def _label(cv2, image, text, x, y, color, placed, inside=False):
+    """Text on a filled box of ``color`` at :func:`caption_rect`'s place; adds it to ``placed``."""
     font, scale, thick = cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1
     (tw, th), base = cv2.getTextSize(text, font, scale, thick)
-    top = y if inside or y - th - base - 4 < 0 else y - th - base - 4
-    cv2.rectangle(image, (x, top), (x + tw + 4, top + th + base + 4), color, -1)
+    h, w = image.shape[:2]
+    x, top, x2, y2 = caption_rect(x, y, (tw + 4, th + base + 4), (w, h), placed, inside)
+    placed.append((x, top, x2, y2))
+    cv2.rectangle(image, (x, top), (x2, y2), color, -1)
     lum = 0.114 * color[0] + 0.587 * color[1] + 0.299 * color[2]
     ink = (0, 0, 0) if lum > 140 else (255, 255, 255)
     cv2.putText(image, text, (x + 2, top + th + 2), font, scale, ink, thick, cv2.LINE_AA)

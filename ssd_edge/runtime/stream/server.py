@@ -7,7 +7,9 @@ in docs/formats.md). The host defaults to 127.0.0.1: serving to the network is a
 (``--serve 0.0.0.0:8080``), not an accident.
 """
 import errno
+import html
 import json
+import os
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,7 +25,8 @@ PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>%(title)s</title>
 <style>body{font-family:sans-serif;background:#111;color:#eee;margin:1em}
 img{width:640px;max-width:100%%;border:1px solid #444}pre{font-size:12px;color:#9c9}</style></head>
-<body><h1>%(title)s</h1><img id="stream" src="/stream.mjpg" alt="annotated stream">
+<body><h1>%(title)s</h1><p id="what">model %(model)s &middot; backend %(backend)s %(precision)s
+&middot; source %(source)s</p><img id="stream" src="/stream.mjpg" alt="annotated stream">
 <pre id="stats">waiting for /stats ...</pre>
 <script>
 async function poll(){try{const s=await (await fetch('/stats')).json();
@@ -121,6 +124,15 @@ class MjpegServer(Sink):
                 self._jpeg, self._jpeg_seq = (data.tobytes() if ok else None), seq
             return self._jpeg, seq
 
+    def page(self):
+        """The HTML page: title, then what runs (model, backend, precision, source: its
+        credentials, tokens and query string stripped), all HTML-escaped."""
+        snap = self.stats.snapshot() if self.stats is not None else {}
+        esc = {k: html.escape(str(snap.get(k) or "–")) for k in ("backend", "precision", "source")}
+        esc["model"] = html.escape(os.path.basename(str(snap.get("model") or "")) or "–")
+        esc["title"] = html.escape(str(self.title))
+        return PAGE % esc
+
     def latest_record(self):
         with self._cond:
             return self._record
@@ -145,7 +157,7 @@ class _Handler(BaseHTTPRequestHandler):
         app = self.server.app
         path = self.path.split("?", 1)[0]
         if path in ("/", "/index.html"):
-            self._send(200, "text/html; charset=utf-8", (PAGE % {"title": app.title}).encode())
+            self._send(200, "text/html; charset=utf-8", app.page().encode())
         elif path == "/stats":
             body = app.stats.snapshot() if app.stats is not None else {"schema": 1}
             self._send(200, "application/json", json.dumps(body).encode())

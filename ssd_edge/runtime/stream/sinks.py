@@ -19,7 +19,7 @@ import json
 import os
 
 from ...errors import SsdEdgeError
-from ...fileio import atomic_path
+from ...fileio import atomic_path, make_parent
 from .files import is_image
 from .frames import import_cv2
 
@@ -81,9 +81,7 @@ class VideoSink(Sink):
         if self._writer is not None:
             return
         cv2 = import_cv2()
-        folder = os.path.dirname(os.path.abspath(self.path))
-        if not os.path.isdir(folder):
-            raise SsdEdgeError("output folder %s does not exist; create it first" % folder)
+        folder = make_parent(self.path)
         stem, ext = os.path.splitext(os.path.basename(self.path))
         self._tmp = os.path.join(folder, ".%s.part%s" % (stem, ext))
         self._size = (int(frame_size[0]), int(frame_size[1]))
@@ -134,8 +132,7 @@ class ImageSequenceSink(Sink):
             raise SsdEdgeError("expected an image extension (.jpg, .png ...) in %s" % self.pattern)
 
     def open(self, frame_size, fps=None):
-        folder = os.path.dirname(os.path.abspath(self.pattern % 0))
-        os.makedirs(folder, exist_ok=True)
+        make_parent(self.pattern % 0)
 
     def write(self, image, frame=None, dets=None):
         cv2 = import_cv2()
@@ -161,6 +158,7 @@ class JsonlSink(Sink):
     def open(self, frame_size=None, fps=None):
         if self._f is not None:
             return
+        make_parent(self.path)
         try:
             self._f = open(self.path, "w", encoding="utf-8")
         except OSError as e:

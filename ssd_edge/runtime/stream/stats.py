@@ -5,6 +5,7 @@ Memory stays flat however long the stream runs: per-stage samples live in fixed-
 All methods are thread-safe (the inference thread, the output thread and HTTP clients share one).
 """
 import collections
+import re
 import threading
 import time
 
@@ -16,6 +17,19 @@ STAGES = ("capture", "preprocess", "inference", "postprocess", "draw", "end_to_e
 
 #: Version of the ``/stats`` JSON (docs/formats.md, "/stats").
 STATS_SCHEMA = 1
+
+
+_USERINFO = re.compile(r"^([a-zA-Z][\w+.-]*://)[^/@]*@")
+
+
+def public_source(uri):
+    """``uri`` as it may be shown: no ``user:password@``, query string or fragment (camera URLs
+    carry credentials and tokens there). ``rtsp://admin:pw@cam/live?token=x`` → ``rtsp://cam/live``."""
+    text = str(uri or "")
+    text = _USERINFO.sub(r"\1", text)
+    if "://" in text:
+        text = text.split("#", 1)[0].split("?", 1)[0]
+    return text
 
 
 class Stats:
@@ -89,7 +103,7 @@ class Stats:
         return {
             "schema": STATS_SCHEMA,
             "model": str(self.model), "backend": str(self.backend),
-            "precision": str(self.precision), "source": str(self.source),
+            "precision": str(self.precision), "source": public_source(self.source),
             "frames": frames, "dropped": dropped,
             "fps": round(self.fps(), 3),
             "uptime_s": round(self.uptime, 3),
