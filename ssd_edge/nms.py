@@ -155,7 +155,7 @@ def _greedy_keep(cand_boxes: np.ndarray, valid: np.ndarray, iou_threshold: float
 _local = threading.local()
 
 
-def _scratch(g: int, rows: int, cols: int) -> _Picked:
+def _scratch(g: int, rows: int, cols: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Three reused float32 buffers of shape (g, rows, cols), per thread and shape."""
     cache = getattr(_local, "bufs", None)
     if cache is None:

@@ -140,10 +140,6 @@ def main(argv=None):
         a.model = require_bundled_model("pass a model: ssd-export MODEL.pth|.onnx ...")
         if not a.output and not a.output_dir:
             a.output_dir = os.getcwd()
-    if a.int8 and not a.calib and not a.model.lower().endswith(".onnx"):
-        # (an exported model.int8.onnx needs no images; the export says so for an FP32 ONNX)
-        raise SsdEdgeError("--int8 needs --calib DIR: a folder of images like the ones the camera "
-                           "will see (random calibration is never used)")
     from ..export.pipeline import run_export, summary_lines
     source = load_source(a)
     options = options_from_args(a, output=source.stem + ".onnx")
