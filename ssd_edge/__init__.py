@@ -6,6 +6,8 @@ Importing the package is light (numpy only). The public names:
 * :func:`postprocess` — scores and boxes → :class:`Detections`, as pytorch-ssd's Predictor.
 * :class:`Detector` — load an artifact and run it on frames (imported on first use).
 """
+from typing import Any
+
 from .detections import Detections
 from .errors import SsdEdgeError
 from .nms import postprocess
@@ -17,7 +19,7 @@ __all__ = ["Detections", "Detector", "DetectorSpec", "NmsDefaults", "PriorLevel"
            "postprocess", "__version__"]
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> Any:
     # PEP 562: the runtime loads on first use, so `import ssd_edge` stays numpy-only.
     if name == "Detector":
         from .runtime.detector import Detector

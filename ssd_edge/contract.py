@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import shlex
+from typing import Any, Dict, Iterable, Optional, Sequence, Tuple, Union
 
 from .errors import SsdEdgeError
 
@@ -35,21 +36,22 @@ NMS_ONNX_OP = "NonMaxSuppression"
 QDQ_OPS = frozenset(["QuantizeLinear", "DequantizeLinear"])
 
 SIDECAR_SCHEMA = 1
+PathLike = Union[str, "os.PathLike[str]"]
 _ANY = object()   # "not checked" for dla_core, where None means "GPU only"
 
 
-def nms_variant(ops):
+def nms_variant(ops: Iterable[str]) -> str:
     """``"trt"``, ``"onnx"`` or ``"none"``: the NMS variant of a graph with these op types."""
     ops = set(ops)
     return "trt" if NMS_PLUGIN_OP in ops else "onnx" if NMS_ONNX_OP in ops else "none"
 
 
-def has_nms_outputs(names):
+def has_nms_outputs(names: Iterable[str]) -> bool:
     """True when the output ``names`` include the four NMS outputs."""
     return set(NMS_OUTPUTS) <= set(names)
 
 
-def file_sha256(path):
+def file_sha256(path: PathLike) -> str:
     """Hex sha256 of a file, read in 1 MiB blocks; an unreadable file is a :class:`SsdEdgeError`."""
     h = hashlib.sha256()
     try:
@@ -61,7 +63,9 @@ def file_sha256(path):
     return h.hexdigest()
 
 
-def export_command(onnx, engine=True, precision="fp32", max_batch=None, extra=()):
+def export_command(onnx: PathLike, engine: bool = True, precision: Optional[str] = "fp32",
+                   max_batch: Optional[int] = None,
+                   extra: Iterable[Tuple[str, Any]] = ()) -> str:
     """The ``ssd-export`` command line for ``onnx`` (every error and note that names one uses it).
 
     Args:
@@ -83,19 +87,19 @@ def export_command(onnx, engine=True, precision="fp32", max_batch=None, extra=()
 
 
 # ---------------------------------------------------------------------------- engine sidecar
-def engine_sidecar_path(engine_path):
+def engine_sidecar_path(engine_path: PathLike) -> str:
     """``<engine>.json``, the sidecar beside a TensorRT plan."""
     return os.fspath(engine_path) + ".json"
 
 
-def write_sidecar(engine_path, sidecar):
+def write_sidecar(engine_path: PathLike, sidecar: Dict[str, Any]) -> None:
     """Write ``sidecar`` (a dict with ``schema``) beside the engine, atomically."""
     from .fileio import atomic_write_text
     atomic_write_text(engine_sidecar_path(engine_path),
                       json.dumps(sidecar, indent=2, sort_keys=True) + "\n")
 
 
-def read_sidecar(engine_path):
+def read_sidecar(engine_path: PathLike) -> Optional[Dict[str, Any]]:
     """The sidecar dict, or None when the engine has none. Raises for an unreadable one."""
     path = engine_sidecar_path(engine_path)
     if not os.path.exists(path):
@@ -107,7 +111,7 @@ def read_sidecar(engine_path):
     return _check_schema(data, path)
 
 
-def require_sidecar(engine_path):
+def require_sidecar(engine_path: PathLike) -> Dict[str, Any]:
     """The sidecar of an engine about to run: a missing sidecar, or one without a ``spec`` field,
     is an error naming the rebuild (an engine from a foreign ONNX has ``"spec": null``)."""
     path = engine_sidecar_path(engine_path)
@@ -123,7 +127,7 @@ def require_sidecar(engine_path):
     return _check_schema(data, path)
 
 
-def _load_json(path):
+def _load_json(path: str) -> Any:
     try:
         with open(path, "r", encoding="utf-8") as f:
             return json.load(f)
@@ -132,7 +136,7 @@ def _load_json(path):
                            "rebuild the engine" % (path, e))
 
 
-def _check_schema(data, path):
+def _check_schema(data: Dict[str, Any], path: str) -> Dict[str, Any]:
     schema = data.get("schema", SIDECAR_SCHEMA)
     if isinstance(schema, int) and schema > SIDECAR_SCHEMA:
         raise SsdEdgeError("expected engine sidecar schema <= %d in %s, got %d (written by a "
@@ -140,7 +144,7 @@ def _check_schema(data, path):
     return data
 
 
-def rebuild_command(sidecar):
+def rebuild_command(sidecar: Dict[str, Any]) -> str:
     """The command that rebuilds this engine on this machine, from what its sidecar recorded."""
     batch = sidecar.get("batch") or {}
     wide = batch.get("max", 1) != batch.get("min", 1)
@@ -149,8 +153,11 @@ def rebuild_command(sidecar):
                           extra=[("--dla", sidecar.get("dla_core"))])
 
 
-def engine_matches(sidecar, onnx_sha=None, tensorrt_version=None, gpu_name=None,
-                   compute_capability=None, precision=None, nms=None, dla_core=_ANY, batch=None):
+def engine_matches(sidecar: Dict[str, Any], onnx_sha: Optional[str] = None,
+                   tensorrt_version: Optional[str] = None, gpu_name: Optional[str] = None,
+                   compute_capability: Optional[str] = None, precision: Optional[str] = None,
+                   nms: Optional[str] = None, dla_core: Any = _ANY,
+                   batch: Optional[Sequence[int]] = None) -> Tuple[bool, str]:
     """Check an engine's sidecar against what is wanted here. Arguments left None are not checked.
 
     Args:
@@ -191,7 +198,7 @@ def engine_matches(sidecar, onnx_sha=None, tensorrt_version=None, gpu_name=None,
     return True, ""
 
 
-def _fmt(v):
+def _fmt(v: Any) -> str:
     if v is None or v == -1:
         return "none"
     if isinstance(v, tuple):

@@ -1,6 +1,6 @@
 """Detections: the result type every path of the runtime returns."""
 from dataclasses import dataclass, field
-from typing import List
+from typing import Any, Dict, List, Sequence
 
 import numpy as np
 
@@ -21,7 +21,7 @@ class Detections:
     class_ids: np.ndarray
     labels: List[str] = field(default_factory=list)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         object.__setattr__(self, "boxes", _shaped(self.boxes, np.float32, (-1, 4), "boxes"))
         object.__setattr__(self, "scores", _shaped(self.scores, np.float32, (-1,), "scores"))
         object.__setattr__(self, "class_ids", _shaped(self.class_ids, np.int64, (-1,),
@@ -34,14 +34,14 @@ class Detections:
         if self.labels and len(self.labels) != n:
             raise ValueError("expected %d labels, got %d" % (n, len(self.labels)))
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.boxes)
 
     @classmethod
-    def empty(cls):
+    def empty(cls) -> "Detections":
         return cls(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64), [])
 
-    def select(self, index):
+    def select(self, index: Any) -> "Detections":
         """Return the detections at ``index`` (a boolean mask or integer indices)."""
         idx = np.asarray(index)
         if idx.dtype == bool:
@@ -49,7 +49,7 @@ class Detections:
         return Detections(self.boxes[idx], self.scores[idx], self.class_ids[idx],
                           [self.labels[i] for i in idx] if self.labels else [])
 
-    def to_list(self):
+    def to_list(self) -> List[Dict[str, Any]]:
         """JSON-ready list of ``{"box": [x1, y1, x2, y2], "score", "class_id", "label"}``."""
         out = []
         for i in range(len(self)):
@@ -60,7 +60,7 @@ class Detections:
         return out
 
 
-def _shaped(value, dtype, shape, name):
+def _shaped(value: Any, dtype: Any, shape: Sequence[int], name: str) -> np.ndarray:
     """``value`` as ``dtype`` with ``shape`` (-1 = any length); an empty array of any shape is
     the empty result. Anything else is refused, never reshaped: a ``(2, 2)`` array is not one
     box."""

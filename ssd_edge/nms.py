@@ -8,6 +8,7 @@ recurrence has exactly one solution, the greedy one, and iterating it from "keep
 reaches it in at most chain-length steps, usually two or three).
 """
 import threading
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -17,10 +18,11 @@ from .spec import NmsDefaults
 
 _NMS = NmsDefaults()   # the one copy of the Predictor's defaults
 
+_Picked = Tuple[np.ndarray, np.ndarray, np.ndarray]   # (class ids, prior indices, scores)
 _EPS = 1e-5  # pytorch-ssd's iou_of adds this to the union; kept for identical decisions
 
 
-def _batch_sizes(frame_size, n):
+def _batch_sizes(frame_size: Any, n: int) -> List[Any]:
     """``n`` frame sizes from one ``(W, H)`` (or None) or a list of ``n`` of them."""
     if frame_size is None or np.ndim(frame_size) == 1:
         return [frame_size] * n
@@ -30,10 +32,14 @@ def _batch_sizes(frame_size, n):
     return sizes
 
 
-def postprocess(scores, boxes, *, frame_size=None, conf_threshold=_NMS.conf_threshold,
-                iou_threshold=_NMS.iou_threshold, candidate_size=_NMS.candidate_size,
-                top_k=_NMS.top_k, max_detections=_NMS.max_detections, labels=None,
-                method="hard", sigma=0.5, class_agnostic=False):
+def postprocess(scores: np.ndarray, boxes: np.ndarray, *,
+                frame_size: Optional[Tuple[int, int]] = None,
+                conf_threshold: float = _NMS.conf_threshold,
+                iou_threshold: float = _NMS.iou_threshold,
+                candidate_size: int = _NMS.candidate_size, top_k: int = _NMS.top_k,
+                max_detections: int = _NMS.max_detections,
+                labels: Optional[Sequence[str]] = None, method: str = "hard", sigma: float = 0.5,
+                class_agnostic: bool = False) -> Union[Detections, List[Detections]]:
     """Turn network outputs into detections.
 
     Args:
@@ -62,16 +68,35 @@ def postprocess(scores, boxes, *, frame_size=None, conf_threshold=_NMS.conf_thre
     """
     scores = np.asarray(scores, dtype=np.float32)
     boxes = np.asarray(boxes, dtype=np.float32)
-    if scores.ndim == 3:
-        if boxes.shape != scores.shape[:2] + (4,):
-            raise ValueError("expected boxes (B, P, 4) beside scores (B, P, C), got %s and %s"
-                             % (scores.shape, boxes.shape))
-        sizes = _batch_sizes(frame_size, scores.shape[0])
-        kw = dict(conf_threshold=conf_threshold, iou_threshold=iou_threshold,
-                  candidate_size=candidate_size, top_k=top_k, max_detections=max_detections,
-                  labels=labels, method=method, sigma=sigma, class_agnostic=class_agnostic)
-        out = [postprocess(s, b, frame_size=fs, **kw) for s, b, fs in zip(scores, boxes, sizes)]
-        return out[0] if len(out) == 1 else out
+    if scores.ndim != 3:
+        return postprocess_image(scores, boxes, frame_size=frame_size,
+                                 conf_threshold=conf_threshold, iou_threshold=iou_threshold,
+                                 candidate_size=candidate_size, top_k=top_k,
+                                 max_detections=max_detections, labels=labels, method=method,
+                                 sigma=sigma, class_agnostic=class_agnostic)
+    if boxes.shape != scores.shape[:2] + (4,):
+        raise ValueError("expected boxes (B, P, 4) beside scores (B, P, C), got %s and %s"
+                         % (scores.shape, boxes.shape))
+    sizes = _batch_sizes(frame_size, scores.shape[0])
+    out = [postprocess_image(s, b, frame_size=fs, conf_threshold=conf_threshold,
+                             iou_threshold=iou_threshold, candidate_size=candidate_size,
+                             top_k=top_k, max_detections=max_detections, labels=labels,
+                             method=method, sigma=sigma, class_agnostic=class_agnostic)
+           for s, b, fs in zip(scores, boxes, sizes)]
+    return out[0] if len(out) == 1 else out
+
+
+def postprocess_image(scores: np.ndarray, boxes: np.ndarray, *,
+                      frame_size: Optional[Tuple[int, int]] = None,
+                      conf_threshold: float = _NMS.conf_threshold,
+                      iou_threshold: float = _NMS.iou_threshold,
+                      candidate_size: int = _NMS.candidate_size, top_k: int = _NMS.top_k,
+                      max_detections: int = _NMS.max_detections,
+                      labels: Optional[Sequence[str]] = None, method: str = "hard",
+                      sigma: float = 0.5, class_agnostic: bool = False) -> Detections:
+    """:func:`postprocess` of one image: ``scores (P, C)``, ``boxes (P, 4)`` → Detections."""
+    scores = np.asarray(scores, dtype=np.float32)
+    boxes = np.asarray(boxes, dtype=np.float32)
     if scores.ndim != 2 or boxes.shape != (scores.shape[0], 4):
         raise ValueError("expected scores (P, C) and boxes (P, 4), got %s and %s"
                          % (scores.shape, boxes.shape))
@@ -94,7 +119,7 @@ def postprocess(scores, boxes, *, frame_size=None, conf_threshold=_NMS.conf_thre
     return Detections(out_boxes, keep_scores, cls, names)
 
 
-def _candidates(scores, conf_threshold, candidate_size):
+def _candidates(scores: np.ndarray, conf_threshold: float, candidate_size: int) -> Any:
     """Per foreground class, the top ``candidate_size`` priors above threshold.
 
     Returns ``(classes (C',), idx (C', K) prior indices, cand (C', K) scores, valid (C', K))``
@@ -129,7 +154,7 @@ def _candidates(scores, conf_threshold, candidate_size):
     return classes + 1, idx, cand, cand > -np.inf
 
 
-def _greedy_keep(cand_boxes, valid, iou_threshold):
+def _greedy_keep(cand_boxes: np.ndarray, valid: np.ndarray, iou_threshold: float) -> np.ndarray:
     """Greedy NMS for a stack of score-sorted box lists.
 
     Args:
@@ -173,7 +198,7 @@ def _greedy_keep(cand_boxes, valid, iou_threshold):
 _local = threading.local()
 
 
-def _scratch(g, rows, cols):
+def _scratch(g: int, rows: int, cols: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Three reused float32 buffers of shape (g, rows, cols), per thread and shape."""
     cache = getattr(_local, "bufs", None)
     if cache is None:
@@ -186,17 +211,18 @@ def _scratch(g, rows, cols):
     return cache[key]
 
 
-_TRIU = {}
+_TRIU = {}  # type: Dict[int, np.ndarray]
 
 
-def _triu(k):
+def _triu(k: int) -> np.ndarray:
     m = _TRIU.get(k)
     if m is None:
         m = _TRIU.setdefault(k, np.triu(np.ones((k, k), dtype=np.float32), 1))
     return m
 
 
-def _block_overlap(x1, y1, x2, y2, area, area_eps, rows, cols, thr, a, b, c):
+def _block_overlap(x1: Any, y1: Any, x2: Any, y2: Any, area: Any, area_eps: Any, rows: Any,
+                   cols: Any, thr: float, a: Any, b: Any, c: Any) -> None:
     """Fill ``a`` (G, len(rows), len(cols)) with 1.0 where IoU(row box, col box) > thr, else 0.
 
     Same arithmetic as pytorch-ssd's ``iou_of`` (areas clamped at 0, ``+1e-5`` in the union,
@@ -222,13 +248,14 @@ def _block_overlap(x1, y1, x2, y2, area, area_eps, rows, cols, thr, a, b, c):
     np.multiply(a, c, out=a)
 
 
-def _limit_per_row(keep, top_k):
+def _limit_per_row(keep: np.ndarray, top_k: int) -> np.ndarray:
     if top_k is not None and top_k > 0:
         keep = keep & (np.cumsum(keep, axis=1) <= top_k)
     return keep
 
 
-def _hard_nms(scores, boxes, conf_threshold, iou_threshold, candidate_size, top_k):
+def _hard_nms(scores: np.ndarray, boxes: np.ndarray, conf_threshold: float,
+              iou_threshold: float, candidate_size: int, top_k: int) -> _Picked:
     classes, idx, cand, valid = _candidates(scores, conf_threshold, candidate_size)
     if idx is None:
         return _empty()
@@ -237,7 +264,8 @@ def _hard_nms(scores, boxes, conf_threshold, iou_threshold, candidate_size, top_
     return classes[rows].astype(np.int64), idx[rows, cols], cand[rows, cols]
 
 
-def _hard_nms_agnostic(scores, boxes, conf_threshold, iou_threshold, candidate_size, top_k):
+def _hard_nms_agnostic(scores: np.ndarray, boxes: np.ndarray, conf_threshold: float,
+                       iou_threshold: float, candidate_size: int, top_k: int) -> _Picked:
     fg = scores[:, 1:]
     prior, cls = np.nonzero(fg > conf_threshold)
     if prior.size == 0:
@@ -252,7 +280,8 @@ def _hard_nms_agnostic(scores, boxes, conf_threshold, iou_threshold, candidate_s
     return cls[order].astype(np.int64), prior[order], s[order]
 
 
-def _soft_nms(scores, boxes, conf_threshold, sigma, top_k):
+def _soft_nms(scores: np.ndarray, boxes: np.ndarray, conf_threshold: float, sigma: float,
+              top_k: int) -> _Picked:
     """Gaussian soft-NMS per class, following pytorch-ssd's ``soft_nms`` step by step."""
     out_cls, out_idx, out_s = [], [], []
     for c in range(1, scores.shape[1]):
@@ -278,5 +307,5 @@ def _soft_nms(scores, boxes, conf_threshold, sigma, top_k):
             np.asarray(out_s, np.float32))
 
 
-def _empty():
+def _empty() -> _Picked:
     return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)

@@ -171,10 +171,6 @@ def main(argv=None):
                                         checkpoint=True)
         if not a.output and not a.output_dir:
             a.output_dir = os.getcwd()
-    if a.int8 and not a.calib and not a.model.lower().endswith(".onnx"):
-        # (an exported model.int8.onnx needs no images; the export says so for an FP32 ONNX)
-        raise SsdEdgeError("--int8 needs --calib DIR: a folder of images like the ones the camera "
-                           "will see (random calibration is never used)")
     from ..export.pipeline import run_export, summary_lines
     if a.triton:
         from .export_triton import triton_options

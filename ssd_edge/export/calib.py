@@ -4,8 +4,11 @@ import os
 import numpy as np
 
 from ..errors import SsdEdgeError
-
 from ..fileio import IMAGE_EXTENSIONS as IMAGE_EXTS
+
+#: INT8 without calibration images: the one message (random calibration is never used).
+CALIB_REQUIRED = ("--int8 needs --calib DIR: a folder of images like the ones the camera will "
+                  "see (random calibration is never used)")
 
 
 def list_images(folder):

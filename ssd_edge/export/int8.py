@@ -13,6 +13,7 @@ import tempfile
 import numpy as np
 
 from ..errors import SsdEdgeError
+from .calib import CALIB_REQUIRED
 from .graph import ensure_node_names, tail_nodes
 from .metadata import get_spec, set_spec
 
@@ -65,8 +66,7 @@ def to_int8(model, images, method="minmax", progress=True):
     from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat,
                                           QuantType, quant_pre_process, quantize_static)
     if images is None or len(images) == 0:
-        raise SsdEdgeError("INT8 needs calibration images: pass --calib DIR with images like the "
-                           "ones the camera will see (random calibration is never used)")
+        raise SsdEdgeError(CALIB_REQUIRED)
     if method not in METHODS:
         raise SsdEdgeError("expected --calib-method minmax, entropy or percentile, got %s" % method)
     spec = get_spec(model)

@@ -56,7 +56,7 @@ def run_export(source, options, echo=print, run_engine=None):
     :func:`~ssd_edge.runtime.backends.trt.run_engine`; export never imports the runtime).
     Without it an engine is built but not run.
     """
-    from .calib import check_inputs, load_calibration
+    from .calib import CALIB_REQUIRED, check_inputs, load_calibration
     from .metadata import load_onnx, save_onnx
     from .onnx_export import export_onnx
     from .report import format_report, operator_report
@@ -67,8 +67,7 @@ def run_export(source, options, echo=print, run_engine=None):
     calib = None
     if options.int8 and prec0 == "fp32":
         if not options.calib_dir:
-            raise SsdEdgeError("--int8 needs --calib DIR: a folder of images like the ones the "
-                               "camera will see (random calibration is never used)")
+            raise SsdEdgeError(CALIB_REQUIRED)
         calib = load_calibration(options.calib_dir, spec, options.calib_count, options.seed)
         echo("calibration: %d images from %s" % (len(calib), options.calib_dir))
     inputs = check_inputs(spec, calib, options.check_inputs, options.seed)

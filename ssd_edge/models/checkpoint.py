@@ -10,6 +10,7 @@ are cast back to FP32 on loading, so every consumer sees the same float32 state_
 import os
 import re
 import warnings
+from typing import Any, Callable, Dict, Optional, Tuple, Union
 
 from ..contract import file_sha256
 from ..errors import SsdEdgeError
@@ -18,10 +19,11 @@ from ..spec import DetectorSpec
 from . import detect, specs
 from ..labels import resolve_labels
 
+PathLike = Union[str, "os.PathLike[str]"]
 SPEC_SUFFIX = ".spec.json"
 
 
-def spec_sidecar_path(path):
+def spec_sidecar_path(path: PathLike) -> str:
     """``<checkpoint>.spec.json`` for a checkpoint path."""
     return os.fspath(path) + SPEC_SUFFIX
 
@@ -29,7 +31,8 @@ def spec_sidecar_path(path):
 sidecar_path = spec_sidecar_path   # the name earlier releases used
 
 
-def read_state_dict(path, what="checkpoint", expected="a pytorch-ssd .pth file"):
+def read_state_dict(path: PathLike, what: str = "checkpoint",
+                    expected: str = "a pytorch-ssd .pth file") -> Tuple[Dict[str, Any], str]:
     """Return ``(state_dict, sha256)`` of a checkpoint file, loaded with ``weights_only=True``.
 
     Every way the file can be unusable (missing, empty, not a checkpoint, truncated, holding
@@ -63,7 +66,7 @@ def read_state_dict(path, what="checkpoint", expected="a pytorch-ssd .pth file")
 _INTEGER_BUFFERS = ("num_batches_tracked",)
 
 
-def check_weights(state, path):
+def check_weights(state: Dict[str, Any], path: PathLike) -> None:
     """Refuse weights a detector cannot run: a non-float dtype where floats belong, NaN or Inf.
 
     One line naming the first offending tensor and how many it has (a diverged training run
@@ -83,7 +86,7 @@ def check_weights(state, path):
                                % (path, key, bad))
 
 
-def _load_error(path, err):
+def _load_error(path: PathLike, err: Exception) -> SsdEdgeError:
     text = str(err)
     found = re.search(r"GLOBAL ([\w.]+)", text)
     if found:
@@ -98,8 +101,9 @@ def _load_error(path, err):
                         "%s: %s)" % (path, type(err).__name__, first[:160]))
 
 
-def load_checkpoint(path, labels=None, net=None, resolution=None, activation=None,
-                    width_mult=None):
+def load_checkpoint(path: PathLike, labels: Any = None, net: Optional[str] = None,
+                    resolution: Optional[int] = None, activation: Optional[str] = None,
+                    width_mult: Optional[float] = None) -> Tuple[Any, DetectorSpec]:
     """Load a pytorch-ssd (or ssd-edge) checkpoint.
 
     Args:
@@ -141,7 +145,7 @@ def load_checkpoint(path, labels=None, net=None, resolution=None, activation=Non
     return _build_loaded(state, spec), spec
 
 
-def _read_sidecar(path, sha):
+def _read_sidecar(path: PathLike, sha: str) -> Optional[DetectorSpec]:
     side_path = spec_sidecar_path(path)
     if not os.path.isfile(side_path):
         return None
@@ -153,7 +157,8 @@ def _read_sidecar(path, sha):
     return side
 
 
-def _make_spec(arch, labels, resolution, activation, width_mult, side):
+def _make_spec(arch: str, labels: Any, resolution: Optional[int], activation: Optional[str],
+               width_mult: Optional[float], side: Optional[DetectorSpec]) -> DetectorSpec:
     """The sidecar's spec when it describes this net at this size, else a zoo spec."""
     if resolution is None:
         size = side.input_size if side else specs.table_size(arch)
@@ -168,7 +173,7 @@ def _make_spec(arch, labels, resolution, activation, width_mult, side):
     return build_spec(arch, labels, size, act, wm)
 
 
-def _build_loaded(state, spec):
+def _build_loaded(state: Dict[str, Any], spec: DetectorSpec) -> Any:
     """Build ``spec``'s net and load ``state`` into it, reporting the first shape that differs."""
     from .zoo import build_model
 
@@ -189,7 +194,7 @@ def _build_loaded(state, spec):
     return model.eval()
 
 
-def _base_net_layout(arch):
+def _base_net_layout(arch: str) -> Tuple[Callable[..., Any], str]:
     """``(key mapping, description)`` of the pretrained backbone file ``arch`` takes."""
     if arch == "resnet50-ssd":
         from .resnet import torchvision_to_base_net
@@ -200,7 +205,7 @@ def _base_net_layout(arch):
     return dict, "pytorch-ssd's base-net layout for %s (base_net's keys, no prefix)" % arch
 
 
-def load_base_net(net, path, arch=None):
+def load_base_net(net: Any, path: PathLike, arch: Optional[str] = None) -> Any:
     """Load pretrained backbone weights into ``net.base_net`` (``ssd-train --base-net``).
 
     Args:
@@ -233,7 +238,7 @@ def load_base_net(net, path, arch=None):
     return loaded
 
 
-def save_checkpoint(model, spec, path, half=False):
+def save_checkpoint(model: Any, spec: DetectorSpec, path: PathLike, half: bool = False) -> Any:
     """Write ``model``'s plain state_dict to ``path`` (what pytorch-ssd loads), ``labels.txt``
     beside it (BACKGROUND first) and ``<path>.spec.json`` (the spec, with the file's sha256).
 

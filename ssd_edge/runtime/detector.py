@@ -9,16 +9,22 @@ import logging
 import os
 import time
 
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
 import numpy as np
 
 from ..contract import NMS_KEY
 from ..errors import SsdEdgeError
-from .artifact import open_artifact
+from ..detections import Detections
+from ..spec import NmsDefaults
+from .artifact import Artifact, open_artifact
 from .backends import (backend_class, check_kind, choose_backend, owns_frame_path,
                        probe_hardware)
 from .postprocess import (DetectOptions, effective_nms, outputs_to_detections,
                           threshold_vector)
 from ..preprocess import Preprocessor, check_frame
+
+PathLike = Union[str, "os.PathLike[str]"]
 
 log = logging.getLogger("ssd_edge.runtime")
 
@@ -43,9 +49,13 @@ class Detector:
         last_timings: ``{"preprocess", "inference", "postprocess"}`` in ms for the last call.
     """
 
-    def __init__(self, artifact, backend, backend_name, backend_reason="", conf_threshold=None,
-                 iou_threshold=None, candidate_size=None, top_k=None, max_detections=None,
-                 classes=None, class_thresholds=None, nms=None):
+    def __init__(self, artifact: Artifact, backend: Any, backend_name: str,
+                 backend_reason: str = "", conf_threshold: Optional[float] = None,
+                 iou_threshold: Optional[float] = None, candidate_size: Optional[int] = None,
+                 top_k: Optional[int] = None, max_detections: Optional[int] = None,
+                 classes: Optional[Sequence[str]] = None,
+                 class_thresholds: Optional[Dict[str, float]] = None,
+                 nms: Optional[NmsDefaults] = None) -> None:
         self.artifact = artifact
         self.spec = artifact.spec
         self.path = artifact.path
@@ -61,23 +71,29 @@ class Detector:
         self.candidate_size = settings.candidate_size
         self.top_k = settings.top_k
         self.max_detections = settings.max_detections
-        self._classes = None
-        self._class_thresholds = None
+        self._classes = None  # type: Optional[Tuple[str, ...]]
+        self._class_thresholds = None  # type: Optional[Dict[str, float]]
         self.classes = classes
         self.class_thresholds = class_thresholds
         self.last_timings = {"preprocess": 0.0, "inference": 0.0, "postprocess": 0.0}
         owns = owns_frame_path(backend)
-        self._pre = None if owns else Preprocessor(self.spec)
+        self._pre = None if owns else Preprocessor(self.spec)  # type: Optional[Preprocessor]
         self._layout = "nms" if artifact.has_nms or "num_detections" in backend.outputs \
             else "decoded"
         self.graph_nms = _graph_nms(artifact) if self._layout == "nms" else None
 
     @classmethod
-    def load(cls, path=None, backend="auto", conf_threshold=None, iou_threshold=None,
-             candidate_size=None, top_k=None, max_detections=None, labels=None, mean=None,
-             std=None, net=None, threads=None, device=None, classes=None, class_thresholds=None,
-             fp16=None, cuda_graph=None, torch_compile=None, nms=None,
-             resolution=None):
+    def load(cls, path: Optional[PathLike] = None, backend: Optional[str] = "auto",
+             conf_threshold: Optional[float] = None, iou_threshold: Optional[float] = None,
+             candidate_size: Optional[int] = None, top_k: Optional[int] = None,
+             max_detections: Optional[int] = None, labels: Any = None,
+             mean: Optional[Sequence[float]] = None, std: Optional[Sequence[float]] = None,
+             net: Optional[str] = None, threads: Optional[int] = None,
+             device: Optional[str] = None, classes: Optional[Sequence[str]] = None,
+             class_thresholds: Optional[Dict[str, float]] = None, fp16: Optional[bool] = None,
+             cuda_graph: Optional[bool] = None, torch_compile: Optional[bool] = None,
+             nms: Optional[NmsDefaults] = None,
+             resolution: Union[int, str, Tuple[int, int], None] = None) -> "Detector":
         """Open ``path`` (``.onnx``, ``.ort``, ``.engine`` + sidecar, ``.pth``) on a backend.
 
         ``path`` may also be a registry name (``"ultraface-rfb-320"``, see
@@ -130,30 +146,30 @@ class Detector:
 
     # ------------------------------------------------------------------ settings
     @property
-    def labels(self):
+    def labels(self) -> Tuple[str, ...]:
         return self.spec.labels
 
     @property
-    def classes(self):
+    def classes(self) -> Optional[Tuple[str, ...]]:
         return self._classes
 
     @classes.setter
-    def classes(self, names):
+    def classes(self, names: Optional[Sequence[str]]) -> None:
         names = None if not names else tuple(names)
         threshold_vector(self.spec.labels, 0.0, names, None)      # validates the names now
         self._classes = names
 
     @property
-    def class_thresholds(self):
+    def class_thresholds(self) -> Optional[Dict[str, float]]:
         return self._class_thresholds
 
     @class_thresholds.setter
-    def class_thresholds(self, mapping):
+    def class_thresholds(self, mapping: Optional[Dict[str, float]]) -> None:
         mapping = dict(mapping) if mapping else None
         threshold_vector(self.spec.labels, 0.0, None, mapping)
         self._class_thresholds = mapping
 
-    def options(self):
+    def options(self) -> DetectOptions:
         """The current settings as a :class:`DetectOptions` (what backends receive)."""
         return DetectOptions(
             float(self.conf_threshold), float(self.iou_threshold), int(self.candidate_size),
@@ -162,11 +178,11 @@ class Detector:
                              self._class_thresholds))
 
     # ------------------------------------------------------------------ running
-    def __call__(self, frame):
+    def __call__(self, frame: np.ndarray) -> Detections:
         """Detect in one ``(H, W, 3) uint8`` BGR frame; boxes in that frame's pixels."""
         return self.detect_batch([frame])[0]
 
-    def detect_batch(self, frames):
+    def detect_batch(self, frames: Any) -> List[Detections]:
         """Detect in a list of BGR uint8 frames (sizes may differ); one Detections per frame.
 
         A backend that owns the frame path (torch on CUDA) also takes a ``(N, H, W, 3)`` uint8
@@ -191,7 +207,7 @@ class Detector:
         self.last_timings = timings
         return results
 
-    def _owned_path(self, frames, options):
+    def _owned_path(self, frames: Any, options: DetectOptions) -> List[Detections]:
         t0 = time.perf_counter()
         out = self.backend.detect_batch(frames, options)
         total = (time.perf_counter() - t0) * 1e3
@@ -199,21 +215,24 @@ class Detector:
                                  {"preprocess": 0.0, "inference": total, "postprocess": 0.0})
         return out
 
-    def _chunks(self, frames):
+    def _chunks(self, frames: List[np.ndarray]) -> List[List[np.ndarray]]:
         step = getattr(self.backend, "batch_size", None) or getattr(self.backend, "max_batch",
                                                                     None) or len(frames)
         return [frames[i:i + step] for i in range(0, len(frames), step)]
 
-    def _run_chunk(self, frames, options, timings):
+    def _run_chunk(self, frames: List[np.ndarray], options: DetectOptions,
+                   timings: Dict[str, float]) -> List[Detections]:
+        pre = self._pre
+        assert pre is not None, "a backend that owns the frame path has no host preprocessing"
         t0 = time.perf_counter()
         fixed = getattr(self.backend, "batch_size", None)
         n = max(len(frames), fixed or 0)
         if n > len(frames):
             # A fixed-batch graph gets zero padding; its extra outputs are ignored.
             batch = np.zeros((n,) + self._input_shape(), np.float32)
-            self._pre(frames, out=batch)
+            pre(frames, out=batch)
         else:
-            batch = self._pre(frames)
+            batch = pre(frames)
         t1 = time.perf_counter()
         outputs = self.backend({self.backend.inputs[0]: batch})
         t2 = time.perf_counter()
@@ -225,36 +244,35 @@ class Detector:
         timings["postprocess"] += (t3 - t2) * 1e3
         return dets
 
-    def _input_shape(self):
+    def _input_shape(self) -> Tuple[int, int, int]:
         h, w = self.spec.input_size
         return (3, h, w)
 
     # ------------------------------------------------------------------ lifetime
-    def close(self):
+    def close(self) -> None:
         """Release the backend (sessions, device memory). The Detector is unusable after."""
         backend, self.backend = self.backend, None
         if backend is not None:
             backend.close()
 
-    def __enter__(self):
+    def __enter__(self) -> "Detector":
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: Any) -> None:
         self.close()
-        return False
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Detector(%r, backend=%r, precision=%r, arch=%r, classes=%d)" % (
             self.path, self.backend_name, self.precision, self.spec.arch,
             self.spec.num_classes - 1)
 
 
-def _is_torch_tensor(obj):
+def _is_torch_tensor(obj: Any) -> bool:
     # Checked by type name: the Detector never imports torch itself.
     return type(obj).__name__ == "Tensor" and type(obj).__module__.split(".")[0] == "torch"
 
 
-def _graph_nms(artifact):
+def _graph_nms(artifact: Artifact) -> Dict[str, Any]:
     """The in-graph NMS parameters the exporter recorded (``ssd_edge.nms`` metadata), or {}."""
     raw = artifact.onnx.metadata.get(NMS_KEY) if artifact.onnx is not None else None
     if raw is None and artifact.sidecar is not None:

@@ -17,15 +17,15 @@ higher scores suppress lower ones, the boxes that remain are exactly those the p
 would keep.
 """
 from dataclasses import dataclass, replace
-from typing import Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from ..contract import NMS_OUTPUTS
 from ..detections import Detections
 from ..errors import SsdEdgeError
-from ..nms import postprocess
-from ..spec import NmsDefaults
+from ..nms import postprocess_image
+from ..spec import DetectorSpec, NmsDefaults
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,8 @@ class DetectOptions:
     thresholds: Optional[Tuple[float, ...]] = None
 
 
-def effective_nms(spec, nms=None, **given):
+def effective_nms(spec: DetectorSpec, nms: Optional[NmsDefaults] = None,
+                  **given: Any) -> NmsDefaults:
     """The post-processing settings in force: each of ``given`` (``conf_threshold``,
     ``iou_threshold``, ``candidate_size``, ``top_k``, ``max_detections``) that is not None, else
     ``nms``'s (a :class:`~ssd_edge.spec.NmsDefaults`), else the model's ``spec.nms``.
@@ -65,7 +66,10 @@ def effective_nms(spec, nms=None, **given):
     return replace(base, **changes) if changes else base
 
 
-def threshold_vector(labels, conf_threshold, classes=None, class_thresholds=None):
+def threshold_vector(labels: Sequence[str], conf_threshold: float,
+                     classes: Optional[Sequence[str]] = None,
+                     class_thresholds: Optional[Dict[str, float]] = None
+                     ) -> Optional[Tuple[float, ...]]:
     """Build the per-class threshold tuple, or None when it would be uniform.
 
     Args:
@@ -87,14 +91,14 @@ def threshold_vector(labels, conf_threshold, classes=None, class_thresholds=None
     return tuple(thr)
 
 
-def _class_index(index, name, labels):
+def _class_index(index: Dict[str, int], name: str, labels: Sequence[str]) -> int:
     if name not in index:
         raise SsdEdgeError("expected a class name of this model (%s), got %r"
                            % (", ".join(labels[1:]), name))
     return index[name]
 
 
-def effective_thresholds(options):
+def effective_thresholds(options: DetectOptions) -> Tuple[Optional[float], Optional[np.ndarray]]:
     """``(conf, thr)`` for the Predictor run under per-class thresholds.
 
     ``thr`` is the ``(C,)`` float32 threshold vector to zero scores at or below (None when every
@@ -111,7 +115,8 @@ def effective_thresholds(options):
     return float(fg[np.isfinite(fg)].min()), thr
 
 
-def decoded_to_detections(scores, boxes, frame_size, options):
+def decoded_to_detections(scores: np.ndarray, boxes: np.ndarray, frame_size: Tuple[int, int],
+                          options: DetectOptions) -> Detections:
     """One image's ``scores (P, C)`` and ``boxes (P, 4)`` → Detections in pixels of
     ``frame_size=(W, H)``."""
     conf, thr = effective_thresholds(options)
@@ -120,13 +125,15 @@ def decoded_to_detections(scores, boxes, frame_size, options):
     if thr is not None:
         scores = np.where(scores > thr, scores, np.float32(0))
         # A zeroed score is <= conf (conf >= 0), so it never passes the Predictor's test.
-    return postprocess(scores, boxes, frame_size=frame_size, conf_threshold=conf,
-                       iou_threshold=options.iou_threshold, candidate_size=options.candidate_size,
-                       top_k=options.top_k, max_detections=options.max_detections,
-                       labels=options.labels)
+    return postprocess_image(scores, boxes, frame_size=frame_size, conf_threshold=conf,
+                             iou_threshold=options.iou_threshold,
+                             candidate_size=options.candidate_size, top_k=options.top_k,
+                             max_detections=options.max_detections, labels=options.labels)
 
 
-def nms_to_detections(num, boxes, scores, classes, frame_size, options):
+def nms_to_detections(num: np.ndarray, boxes: np.ndarray, scores: np.ndarray,
+                      classes: np.ndarray, frame_size: Tuple[int, int],
+                      options: DetectOptions) -> Detections:
     """One image's in-graph NMS outputs → Detections, without running NMS again.
 
     Args:
@@ -155,7 +162,8 @@ def nms_to_detections(num, boxes, scores, classes, frame_size, options):
     return Detections(out, scores[idx], classes[idx], [options.labels[c] for c in classes[idx]])
 
 
-def outputs_to_detections(outputs, frame_sizes, options, layout):
+def outputs_to_detections(outputs: Dict[str, np.ndarray], frame_sizes: Sequence[Tuple[int, int]],
+                          options: DetectOptions, layout: str) -> List[Detections]:
     """A batch of backend outputs → one Detections per frame.
 
     Args:
@@ -172,7 +180,7 @@ def outputs_to_detections(outputs, frame_sizes, options, layout):
             for i, size in enumerate(frame_sizes)]
 
 
-def split_decoded(outputs):
+def split_decoded(outputs: Dict[str, np.ndarray]) -> Tuple[np.ndarray, np.ndarray]:
     """Return ``(scores (B, P, C), boxes (B, P, 4))`` from a decoded-layout output dict.
 
     Uses the names ``scores``/``boxes`` when present; for a foreign graph with two other names,

@@ -9,6 +9,9 @@ Everything is opened when ``stream()`` is called, so a bad URI or model fails th
 """
 import os
 from dataclasses import fields
+from typing import Any, Generator, Iterator, Optional, Sequence, Tuple
+
+import numpy as np
 
 from ...errors import SsdEdgeError
 from .frames import SourceOptions
@@ -30,7 +33,7 @@ BUNDLED_MODEL = "shapes-mb2-ssd-lite.pth"
 BUNDLED_ONNX = "shapes-mb2-ssd-lite.onnx"
 
 
-def bundled_model(checkpoint=False):
+def bundled_model(checkpoint: bool = False) -> Optional[str]:
     """Path of the model shipped inside the package (in ``assets/``, or under
     ``$SSD_EDGE_ASSETS``): its FP32 ONNX, falling back to the ``.pth`` where an installation has
     only that; ``checkpoint=True`` asks for the ``.pth`` (what export and training start from).
@@ -43,7 +46,8 @@ def bundled_model(checkpoint=False):
     return None
 
 
-def require_bundled_model(fix="pass --model MODEL.onnx|.engine|.pth", checkpoint=False):
+def require_bundled_model(fix: str = "pass --model MODEL.onnx|.engine|.pth",
+                          checkpoint: bool = False) -> str:
     """:func:`bundled_model`, or the one-line error saying it is missing, ending in ``fix``."""
     path = bundled_model(checkpoint)
     if path is None:
@@ -52,7 +56,7 @@ def require_bundled_model(fix="pass --model MODEL.onnx|.engine|.pth", checkpoint
     return path
 
 
-def load_detector(model=None, **kwargs):
+def load_detector(model: Any = None, **kwargs: Any) -> Any:
     """``Detector.load(model, **kwargs)``; with no model, the bundled one or a clear error."""
     if model is None:
         model = require_bundled_model()
@@ -63,24 +67,25 @@ def load_detector(model=None, **kwargs):
     return Detector.load(os.fspath(model), **kwargs)
 
 
-def is_detector(obj):
+def is_detector(obj: Any) -> bool:
     return callable(obj) and not isinstance(obj, (str, bytes, os.PathLike))
 
 
 class Stream:
     """An opened pipeline to iterate: ``(frame, dets)`` pairs; ``stats``, ``stop()``, ``close()``."""
 
-    def __init__(self, pipeline, owned_detector=None, server=None):
+    def __init__(self, pipeline: Pipeline, owned_detector: Any = None,
+                 server: Optional[MjpegServer] = None) -> None:
         self.pipeline, self._owned, self.server = pipeline, owned_detector, server
         self.stats = pipeline.stats
-        self._iter = None
+        self._iter = None  # type: Optional[Generator[Any, None, None]]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Tuple[np.ndarray, Any]]:
         if self._iter is None:
             self._iter = self._run()
         return self._iter
 
-    def _run(self):
+    def _run(self) -> Generator[Any, None, None]:
         frames = iter(self.pipeline)
         try:
             for item in frames:
@@ -89,11 +94,11 @@ class Stream:
             frames.close()            # finalises the outputs now, not when garbage-collected
             self._release()
 
-    def stop(self):
+    def stop(self) -> None:
         """End after the frame in hand; outputs are finalised."""
         self.pipeline.stop()
 
-    def close(self):
+    def close(self) -> None:
         """Stop now and release everything (also when the stream was never iterated)."""
         if self._iter is not None:
             self._iter.close()
@@ -103,19 +108,21 @@ class Stream:
                 sink.close()
             self._release()
 
-    def _release(self):
+    def _release(self) -> None:
         if self._owned is not None and hasattr(self._owned, "close"):
             self._owned.close()
             self._owned = None
 
-    def __enter__(self):
+    def __enter__(self) -> "Stream":
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: Any) -> None:
         self.close()
 
 
-def stream(source, model=None, outputs=(), serve=None, overlay="box,labels,conf", **options):
+def stream(source: Any, model: Any = None, outputs: Sequence[Any] = (),
+           serve: Optional[str] = None, overlay: Any = "box,labels,conf",
+           **options: Any) -> Stream:
     """Open ``source`` (a URI, see :mod:`.sources`) and run ``model`` on it.
 
     Args:
