@@ -39,4 +39,5 @@ class ExportOptions:
     mobile: bool = False
     check: bool = True
     check_inputs: int = 4
+    check_images: Optional[str] = None    # folder of photos the parity check runs on
     seed: int = 0
