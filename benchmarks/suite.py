@@ -53,7 +53,8 @@ def build_parser():
     p.add_argument("--checkpoint", action="append", default=[], metavar="ARCH=PATH",
                    help="a real checkpoint for a net (repeatable); mAP is measured for these")
     p.add_argument("--bundled", action="store_true", help="add the bundled model")
-    p.add_argument("--resolution", type=int, default=300)
+    p.add_argument("--resolution", help="N or WxH for the random-weight nets (default: each "
+                   "net's own: 300, UltraFace 320x240)")
     p.add_argument("--backend", help="ssd-bench --backend (default: every one present)")
     p.add_argument("--batch", help="batch sizes (default 1; --gpu: 1,32,256)")
     p.add_argument("--iterations", type=int, default=50)

@@ -107,10 +107,12 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     log_to_stderr("ssd-detect")
     from ..runtime.stream import CODECS, OverlayOptions, load_detector
+    from ..runtime.stream.overlay import DEFAULT_OVERLAY
     overlay = OverlayOptions.parse(args.overlay, alpha=args.alpha, fps=False)
     items = expand(args.inputs)
     os.makedirs(args.output_dir, exist_ok=True)
     det = load_detector(args.model, **detector_kwargs(args))
+    overlay = overlay.for_model(det.spec.num_classes, args.overlay != DEFAULT_OVERLAY)
     names, results = _Names(args.output_dir), []
     try:
         for path, kind in items:

@@ -66,6 +66,9 @@ def build_parser():
     p.add_argument("--int8", action="store_true", help="also write model.int8.onnx (needs --calib)")
     p.add_argument("--calib", help="folder of calibration images (the camera's kind of scenes)")
     p.add_argument("--calib-count", type=int, default=300, help="images used (default 300)")
+    p.add_argument("--check-images", metavar="DIR",
+                   help="photos the parity checks run on (default: the first --calib images, "
+                   "else generated scenes); pick ones the model detects something in")
     p.add_argument("--calib-method", choices=["minmax", "entropy", "percentile"], default="minmax")
     p.add_argument("--engine", action="store_true", help="build TensorRT engines (needs TensorRT)")
     p.add_argument("--workspace", type=int, help="TensorRT workspace MiB (default: from memory)")
@@ -92,7 +95,7 @@ def options_from_args(a, output=None):
         class_agnostic=a.class_agnostic, fp16=a.fp16, int8=a.int8, calib_dir=a.calib,
         calib_count=a.calib_count, calib_method=a.calib_method, engine=a.engine,
         workspace_mib=a.workspace, dla_core=a.dla, timing_cache=a.timing_cache, mobile=a.mobile,
-        check=not a.no_check, threads=threads_arg(a.threads))
+        check=not a.no_check, threads=threads_arg(a.threads), check_images=a.check_images)
 
 
 def output_stem(model_path, a):

@@ -101,8 +101,9 @@ def add_model_flags(p):
     p.add_argument("--net", help="an ONNX without metadata: its zoo net instead of --mean/--std")
     p.add_argument("--resolution", help="a .pth's input size, N or WxH (UltraFace: 320 = "
                    "320x240, 640 = 640x480)")
-    p.add_argument("--overlay", default="box,labels,conf",
-                   help="comma list of box, lines, labels, conf, or none")
+    p.add_argument("--overlay", default="box,labels,conf",  # stream.overlay.DEFAULT_OVERLAY
+                   help="comma list of box, lines, labels, conf, or none (default: no class "
+                   "name on a one-class model such as a face detector)")
     p.add_argument("--alpha", type=float, default=0.25, help="box fill opacity in [0, 1]")
     add_threads_flag(p)
 
@@ -183,6 +184,8 @@ def main(argv=None):
         stack.callback(source.close)
         det = st.load_detector(args.model, **kwargs)
         stack.callback(getattr(det, "close", lambda: None))
+        from ..runtime.stream.overlay import DEFAULT_OVERLAY
+        overlay = overlay.for_model(det.spec.num_classes, args.overlay != DEFAULT_OVERLAY)
         stats.model, stats.source = getattr(det, "path", args.model), source.uri
         stats.backend = getattr(det, "backend_name", "")
         stats.precision = getattr(det, "precision", "")

@@ -83,13 +83,14 @@ def format_inspection(info):
     lines = ["%s (%s, %.1f MB)" % (info["path"], info["kind"], info["size_bytes"] / 1e6)]
     spec = info.get("spec")
     if spec:
-        lines.append("spec: %s, %d classes (%s), input %sx%s %s, mean %s std %s, precision %s, "
+        lines.append("spec: %s, %d classes (%s), input %sx%s (WxH) %s, mean %s std %s, precision %s, "
                      "output %s" % (spec["arch"], len(spec["labels"]), ", ".join(spec["labels"][1:6]) +
-                                    ("…" if len(spec["labels"]) > 6 else ""), spec["input_size"][0],
-                                    spec["input_size"][1], spec["channel_order"], spec["mean"],
+                                    ("…" if len(spec["labels"]) > 6 else ""), spec["input_size"][1],
+                                    spec["input_size"][0], spec["channel_order"], spec["mean"],
                                     spec["std"], spec["precision"], spec["output_layout"]))
     elif info["kind"] != "engine":
-        lines.append("spec: none (not exported by ssd-edge; pass --net and --labels to use it)")
+        lines.append("spec: none (not exported by ssd-edge; pass --labels with --mean/--std, or "
+                     "--net, to use it)")
     for key in ("inputs", "outputs"):
         for v in info.get(key, []):
             lines.append("%s: %s %s %s" % (key[:-1], v["name"], v["dtype"], v["shape"]))

@@ -43,4 +43,5 @@ class ExportOptions:
     check: bool = True
     check_inputs: int = 32
     threads: Optional[int] = None
+    check_images: Optional[str] = None    # folder of photos the parity check runs on
     seed: int = 0

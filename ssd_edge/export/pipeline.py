@@ -70,7 +70,11 @@ def run_export(source, options, echo=print, run_engine=None):
             raise SsdEdgeError(CALIB_REQUIRED)
         calib = load_calibration(options.calib_dir, spec, options.calib_count, options.seed)
         echo("calibration: %d images from %s" % (len(calib), options.calib_dir))
-    inputs = check_inputs(spec, calib, options.check_inputs, options.seed)
+    if options.check_images:
+        # Real photos with real detections, so agreement is measured on something.
+        inputs = load_calibration(options.check_images, spec, options.check_inputs, options.seed)
+    else:
+        inputs = check_inputs(spec, calib, options.check_inputs, options.seed)
 
     fp32 = artifact_path(source.stem)
     if source.model is not None:

@@ -26,7 +26,7 @@ class TrainOptions:
     classes: Optional[Tuple[str, ...]] = None
     keep_difficult: bool = False
     net: str = "mb1-ssd"
-    resolution: int = 300
+    resolution: Optional[str] = None      # N or WxH; None: the net's own (300; UltraFace 320x240)
     activation: Optional[str] = None
     width_mult: float = 1.0
     base_net: Optional[str] = None
@@ -95,7 +95,8 @@ def build_parser():
     g.add_argument("--workers", "-j", type=int, default=2, help="data loader processes (2)")
     g = p.add_argument_group("model")
     g.add_argument("--net", default="mb1-ssd", choices=ARCHS, help="network (mb1-ssd)")
-    g.add_argument("--resolution", type=int, default=300, help="input size in pixels (300)")
+    g.add_argument("--resolution", help="input size N or WxH (default: the net's own, 300; "
+                   "UltraFace nets 320x240, N meaning N x 3N/4)")
     g.add_argument("--activation", default=None, choices=("relu", "relu6", "hswish"),
                    help="activation where the net has a choice (mb2-ssd-lite: relu6 default; "
                         "relu is the ONNX/TensorRT-friendly variant)")
@@ -184,10 +185,16 @@ def parse_options(argv=None):
     if args.threads is not None and args.threads < 1:
         raise SsdEdgeError("expected --threads N with N >= 1, got %d" % args.threads)
     for name, value, lo in (("--batch-size", args.batch_size, 1), ("--epochs", args.epochs, 1),
-                            ("--workers", args.workers, 0), ("--resolution", args.resolution, 32),
+                            ("--workers", args.workers, 0),
                             ("--validation-epochs", args.validation_epochs, 1)):
         if value < lo:
             raise SsdEdgeError("expected %s >= %d, got %d" % (name, lo, value))
+    if args.resolution is not None:
+        from ..models.specs import check_arch, parse_resolution
+        size = parse_resolution(args.resolution, check_arch(args.net))
+        if min(size) < 32:
+            raise SsdEdgeError("expected --resolution >= 32 pixels per side, got %s"
+                               % args.resolution)
     for flag in ("width_mult", "lr", "momentum", "weight_decay", "base_net_lr", "extra_layers_lr",
                  "gamma", "t_max", "warmup_epochs", "zoom_out"):
         value = getattr(args, flag, None)

@@ -173,3 +173,15 @@ def test_nan_validation_loss_writes_nothing(shapes_voc, tmp_path, capsys, monkey
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and "expected a finite validation loss, got nan" in err[-1], err
     assert not list(out.glob("*.pth"))
+
+
+def test_ultraface_net_trains_at_a_non_square_size(shapes_voc, tmp_path):
+    out = str(tmp_path / "uf")
+    args = ["--datasets", shapes_voc, "--epochs", "1", "--model-dir", out, "--net",
+            "ultraface-slim", "--resolution", "160", "--batch-size", "4", "--workers", "0",
+            "--device", "cpu", "--no-progress"]
+    assert main(args) == 0
+    ckpt = glob.glob(os.path.join(out, "ultraface-slim-Epoch-0-Loss-*.pth"))[0]
+    model, spec = load_checkpoint(ckpt)
+    assert spec.arch == "ultraface-slim" and spec.frame_size == (160, 120)   # N x 3N/4
+    assert spec.num_priors == 20 * 15 * 3 + 10 * 8 * 2 + 5 * 4 * 2 + 3 * 2 * 3

@@ -5,12 +5,14 @@ plus outline), ``lines`` (outline only), ``labels`` (class name), ``conf`` (conf
 ``none`` (draw nothing). Boxes are pixel ``(x1, y1, x2, y2)`` in the frame being drawn.
 """
 import colorsys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ...errors import SsdEdgeError
 from .frames import import_cv2
 
 OVERLAY_FLAGS = ("box", "lines", "labels", "conf", "none")
+DEFAULT_OVERLAY = "box,labels,conf"
+_THIN_BELOW = 40      # pixels: boxes narrower or lower than this are outlined 1 px thick
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,13 @@ class OverlayOptions:
             return cls(box=False, lines=False, labels=False, conf=False, fps=False, **kwargs)
         return cls(box="box" in names, lines="box" in names or "lines" in names,
                    labels="labels" in names, conf="conf" in names, **kwargs)
+
+    def for_model(self, num_classes, flags_given=True):
+        """These options for a model of ``num_classes`` (background included): a one-class
+        model (faces) gets no class name on its boxes unless ``labels`` was asked for."""
+        if num_classes == 2 and not flags_given and self.labels:
+            return replace(self, labels=False)
+        return self
 
     @property
     def draws_anything(self):
@@ -76,7 +85,9 @@ def draw(image, dets, options=None, fps=None):
         _label(cv2, out, text, max(w - tw - 4, 0), 0, (40, 40, 40), placed, inside=True)
     for (x1, y1, x2, y2), cid in zip(boxes, dets.class_ids):
         if options.lines:
-            cv2.rectangle(out, (x1, y1), (x2, y2), class_color(cid), options.thickness)
+            # Small boxes (faces in a crowd) get 1 px lines so neighbours stay apart.
+            thick = options.thickness if min(x2 - x1, y2 - y1) >= _THIN_BELOW else 1
+            cv2.rectangle(out, (x1, y1), (x2, y2), class_color(cid), thick)
     for i, ((x1, y1, x2, y2), cid) in enumerate(zip(boxes, dets.class_ids)):
         text = _caption(dets, i, options)
         if text:
