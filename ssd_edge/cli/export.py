@@ -13,12 +13,16 @@ EPILOG = """artifacts (beside the checkpoint unless --output/--output-dir):
   model.int8.onnx           --int8 --calib DIR: QDQ INT8 (symmetric, per-channel), TensorRT-ready
   model[.prec].nms-onnx.onnx / .nms-trt.onnx   --nms onnx|trt: four NMS outputs
   model.ort, model.int8.ort --mobile: ONNX Runtime mobile format
+  model[.fp16|.int8].tflite --tflite: LiteRT (spec inside); FP16 weights / full-integer INT8
+  model[.fp16].ncnn.param/.bin/.json  --ncnn: ncnn through pnnx (spec in the .json sidecar)
+  model[.fp16].mlpackage    --coreml: Core ML (checked here, run on Apple systems)
   model.<prec>.engine (+ .engine.json sidecar)  --engine: TensorRT plan, built on the target
 
 examples:
   ssd-export mb1-ssd.pth --labels labels.txt --fp16
   ssd-export mb1-ssd.pth --int8 --calib images/ --nms onnx
   ssd-export model.onnx --fp16 --engine          # on the Jetson
+  ssd-export mb2-ssd-lite.pth --tflite --ncnn --fp16 --int8 --calib images/   # phones, boards
   ssd-export --inspect model.int8.onnx --json"""
 
 
@@ -60,6 +64,12 @@ def build_parser():
     p.add_argument("--dla", type=int, help="DLA core (Jetson Xavier/Orin), GPU fallback on")
     p.add_argument("--timing-cache", help="TensorRT timing cache file (reused across builds)")
     p.add_argument("--mobile", action="store_true", help="also write ONNX Runtime .ort files")
+    p.add_argument("--tflite", action="store_true",
+                   help="also write LiteRT .tflite files (from a .pth; ssd-edge[mobile])")
+    p.add_argument("--ncnn", action="store_true",
+                   help="also write ncnn .ncnn.param/.bin through pnnx (from a .pth)")
+    p.add_argument("--coreml", action="store_true",
+                   help="also write a Core ML .mlpackage (from a .pth)")
     p.add_argument("--deepstream", action="store_true",
                    help="also write a DeepStream nvinfer config and custom parser")
     p.add_argument("--no-check", action="store_true", help="skip the parity checks")
@@ -78,7 +88,7 @@ def options_from_args(a, output=None):
         class_agnostic=a.class_agnostic, fp16=a.fp16, int8=a.int8, calib_dir=a.calib,
         calib_count=a.calib_count, calib_method=a.calib_method, engine=a.engine,
         workspace_mib=a.workspace, dla_core=a.dla, timing_cache=a.timing_cache, mobile=a.mobile,
-        check=not a.no_check)
+        tflite=a.tflite, ncnn=a.ncnn, coreml=a.coreml, check=not a.no_check)
 
 
 def output_stem(model_path, a):
@@ -143,6 +153,9 @@ def main(argv=None):
         # (an exported model.int8.onnx needs no images; the export says so for an FP32 ONNX)
         raise SsdEdgeError("--int8 needs --calib DIR: a folder of images like the ones the camera "
                            "will see (random calibration is never used)")
+    from ..export.mobile_targets import refuse_onnx
+    refuse_onnx(a.model, [f for f, on in (("--tflite", a.tflite), ("--ncnn", a.ncnn),
+                                           ("--coreml", a.coreml)) if on])
     from ..export.pipeline import run_export, summary_lines
     source = load_source(a)
     options = options_from_args(a, output=source.stem + ".onnx")

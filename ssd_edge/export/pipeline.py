@@ -15,7 +15,7 @@ class Artifact:
     """One file written by the export, for the closing summary."""
 
     path: str
-    kind: str                        # onnx | ort | engine
+    kind: str                        # onnx | ort | engine | tflite | ncnn | coreml
     precision: str
     nms: str = "none"
     parity: Optional[par.Parity] = None
@@ -23,7 +23,12 @@ class Artifact:
 
     @property
     def size_mb(self):
-        return os.path.getsize(self.path) / 1e6 if os.path.exists(self.path) else 0.0
+        """Size on disk: a folder (.mlpackage) summed, an .ncnn.param with its .bin."""
+        paths = [self.path] + ([self.path[:-len(".param")] + ".bin"]
+                               if self.path.endswith(".ncnn.param") else [])
+        if os.path.isdir(self.path):
+            paths = [os.path.join(r, f) for r, _, fs in os.walk(self.path) for f in fs]
+        return sum(os.path.getsize(p) for p in paths if os.path.isfile(p)) / 1e6
 
 
 @dataclass
@@ -54,6 +59,9 @@ def run_export(source, options, echo=print):
     from .report import format_report, operator_report
 
     spec = source.spec
+    if source.model is None:
+        from .mobile_targets import asked, refuse_onnx
+        refuse_onnx(source.onnx_path, asked(options))
     prec0 = _given_precision(source, options)
     arts = []
     calib = None
@@ -112,6 +120,9 @@ def run_export(source, options, echo=print):
             if prec in models:
                 path = to_ort_format(models[prec][0], artifact_path(source.stem, prec, ext="ort"))
                 arts.append(_checked(Artifact(path, "ort", prec), spec, ref, inputs, options))
+    if options.tflite or options.ncnn or options.coreml:
+        from .mobile_targets import mobile_artifacts
+        arts += mobile_artifacts(source, spec, calib, ref, inputs, options, echo)
     arts += _engines(source, spec, models, options, echo, ref, inputs)
     if ref is not None:
         echo("parity reference: %s on %d inputs" % (ref_name, len(inputs)))

@@ -6,6 +6,7 @@ Where the spec lives, per kind:
   :mod:`ssd_edge.runtime.onnxinfo` without the ``onnx`` package;
 * ``.ort`` (ONNX Runtime's format): the same key in the session's ``modelmeta``;
 * ``.engine`` / ``.plan``: the sidecar ``<engine>.json`` (key ``"spec"``) written beside the plan;
+* ``.tflite`` (LiteRT) / ``.ncnn.param`` (ncnn): see :mod:`ssd_edge.runtime.mobileinfo`;
 * ``.pth`` / ``.pt``: :func:`ssd_edge.models.load_checkpoint` (net detected from the keys, or a
   ``<checkpoint>.spec.json`` beside it).
 
@@ -27,7 +28,7 @@ log = logging.getLogger("ssd_edge.runtime")
 SPEC_KEY = "ssd_edge.spec"
 NMS_OUTPUTS = ("num_detections", "detection_boxes", "detection_scores", "detection_classes")
 _KINDS = {".onnx": "onnx", ".ort": "ort", ".engine": "engine", ".plan": "engine",
-          ".pth": "pth", ".pt": "pth"}
+          ".pth": "pth", ".pt": "pth", ".tflite": "tflite", ".param": "ncnn"}
 _QDQ = frozenset(["QuantizeLinear", "DequantizeLinear"])
 
 
@@ -37,7 +38,7 @@ class Artifact:
 
     Attributes:
         path: the file.
-        kind: ``"onnx"``, ``"ort"``, ``"engine"`` or ``"pth"``.
+        kind: ``"onnx"``, ``"ort"``, ``"engine"``, ``"pth"``, ``"tflite"`` or ``"ncnn"``.
         spec: the detector spec (with any overrides applied).
         precision: ``"fp32"``, ``"fp16"`` or ``"int8"`` of the artifact's weights/compute.
         onnx: graph names, shapes and op types (``.onnx`` only).
@@ -68,8 +69,8 @@ def artifact_kind(path):
     ext = os.path.splitext(os.fspath(path))[1].lower()
     kind = _KINDS.get(ext)
     if kind is None:
-        raise SsdEdgeError("expected a model file ending in .onnx, .ort, .engine or .pth, got %r"
-                           % os.path.basename(os.fspath(path)))
+        raise SsdEdgeError("expected a model file ending in .onnx, .ort, .engine, .pth, .tflite or "
+                           ".ncnn.param, got %r" % os.path.basename(os.fspath(path)))
     return kind
 
 
@@ -96,6 +97,10 @@ def open_artifact(path, labels=None, net=None, mean=None, std=None):
         meta = info.metadata
     elif kind == "ort":
         meta = _ort_metadata(path)
+    elif kind in ("tflite", "ncnn"):
+        from . import mobileinfo
+        meta = mobileinfo.tflite_metadata(path) if kind == "tflite" else \
+            mobileinfo.ncnn_metadata(path)
     else:
         sidecar = read_sidecar(path)
         # An engine built from a foreign ONNX has "spec": null; labels/net then describe it.

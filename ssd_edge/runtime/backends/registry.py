@@ -53,6 +53,10 @@ RECORDS = (
                   ("onnx",), cpu_auto=True),
     BackendRecord("torch", "ssd_edge.runtime.backends.torch_backend:TorchBackend", "torch",
                   "export", ("pth",), frame_path=True),
+    BackendRecord("litert", "ssd_edge.runtime.backends.litert:LiteRTBackend", "ai_edge_litert",
+                  "mobile", ("tflite",)),
+    BackendRecord("ncnn", "ssd_edge.runtime.backends.ncnn:NcnnBackend", "ncnn", "mobile",
+                  ("ncnn",)),
 )
 
 #: name → record.
