@@ -23,8 +23,11 @@ def _coremltools():
     # On Linux coremltools logs, at import, each macOS-only proxy it cannot load, and that
     # torch is newer than the ones it was tested with; neither is actionable here.
     logging.getLogger("coremltools").setLevel(logging.ERROR)
+    from .quiet import output_to_file
     try:
-        import coremltools as ct
+        with tempfile.TemporaryDirectory(prefix="ssd-edge-coreml-") as tmp:
+            with output_to_file(os.path.join(tmp, "import.log")):   # torchao's load warnings
+                import coremltools as ct
     except ImportError:
         raise missing_extra("coremltools", "mobile")
     return ct

@@ -55,7 +55,7 @@ def _tflite(source, spec, calib, ref, inputs, options, echo):
     if options.int8 and calib is not None:
         echo("LiteRT: INT8 calibration on %d images" % len(calib))
         done.append((tflite.to_tflite_int8(fp32, artifact_path(source.stem, "int8", ext="tflite"),
-                                           spec, calib), "int8"))
+                                           spec, calib, options.calib_method), "int8"))
     return [_checked(Artifact(path, "tflite", prec), spec, ref, inputs, options,
                      tflite.tflite_outputs) for path, prec in done]
 

@@ -7,15 +7,16 @@
   (``ai-edge-quantizer``'s float casting); half the size, float32 compute.
 * INT8: ``ai-edge-quantizer`` static int8 (weights symmetric per channel, activations per
   tensor), calibrated on the user's images through the spec's pre-processing. Only the ops
-  inside the network's sub-modules (backbone, extras, heads) are quantized; the tail the SSD's
-  own ``forward`` runs (reshape, concat, softmax, prior decoding) stays float, as do the
-  input and outputs (QUANTIZE / DEQUANTIZE at the edges).
+  inside the network's sub-modules (backbone, extras) are quantized; the head convolutions and
+  the tail the SSD's own ``forward`` runs (reshape, concat, softmax, prior decoding) stay float,
+  as do the input and outputs (QUANTIZE / DEQUANTIZE at the edges).
 
 Each file's default signature is renamed to the ONNX names (``input_0`` → ``scores``,
 ``boxes``) and carries the spec as the metadata buffer ``ssd_edge.spec``
 (:mod:`ssd_edge.runtime.mobileinfo`).
 """
 import os
+import re
 import tempfile
 
 import numpy as np
@@ -70,10 +71,16 @@ def to_tflite_fp16(fp32_path, path, spec):
     return path
 
 
-def to_tflite_int8(fp32_path, path, spec, calib):
+def to_tflite_int8(fp32_path, path, spec, calib, method="minmax"):
     """Full-integer network with float edges and tail, calibrated on ``calib (N, 3, H, W)``
-    float32 (the user's images after the spec's pre-processing; never random data)."""
-    from ai_edge_quantizer import qtyping, quantizer
+    float32 (the user's images after the spec's pre-processing; never random data).
+
+    ``method``: ``"minmax"`` takes each activation's range over all images (as the ONNX INT8
+    export does); ``"entropy"`` / ``"percentile"`` map to the quantizer's moving-average ranges,
+    which clip rare outliers.
+    """
+    from ai_edge_quantizer import calibrator, qtyping, quantizer
+    from ai_edge_quantizer.utils import qsv_utils
     from ai_edge_quantizer.algorithm_manager import AlgorithmName
     if calib is None or not len(calib):
         raise SsdEdgeError("the INT8 .tflite needs calibration images (--calib DIR); random "
@@ -88,12 +95,45 @@ def to_tflite_int8(fp32_path, path, spec, calib):
             weight_tensor_config=qtyping.TensorQuantizationConfig(
                 num_bits=8, symmetric=True, granularity=qtyping.QuantGranularity.CHANNELWISE),
             compute_precision=qtyping.ComputePrecision.INTEGER, explicit_dequantize=False))
+    heads = head_outputs(fp32_path)
+    if heads:
+        # Last matching scope wins: the heads' convolutions stay float. Their logits span a wide
+        # range that one int8 scale cannot resolve finely enough for the softmax that follows.
+        q.update_quantization_recipe(
+            regex="^(?:%s);" % "|".join(re.escape(n) for n in sorted(heads)),   # scope: "name;"
+            operation_name="*", algorithm_key=AlgorithmName.NO_QUANTIZE)
     data = {"serving_default": [{"input_0": np.ascontiguousarray(x[None], np.float32)}
                                 for x in calib]}
     threads = max(1, min(4, os.cpu_count() or 1))
-    result = _quiet(lambda: q.quantize(q.calibrate(data, num_threads=threads)))
+    update = qsv_utils.min_max_update if method == "minmax" else qsv_utils.moving_average_update
+
+    def run():
+        with open(fp32_path, "rb") as f:
+            cal = calibrator.Calibrator(f.read(), num_threads=threads, qsv_update_func=update)
+        cal.calibrate(data, q._recipe_manager)   # Quantizer.calibrate fixes the moving average
+        return q.quantize(cal.get_model_qsvs())
+    result = _quiet(run)
     finish_tflite(bytes(result.quantized_model), spec.replace(precision="int8"), path)
     return path
+
+
+def head_outputs(fp32_path):
+    """Output tensor names of the network ops whose results ``forward()``'s tail consumes
+    directly: the SSD's classification and regression head convolutions."""
+    from ai_edge_litert.tools import flatbuffer_utils as fbu
+    graph = fbu.read_model(fp32_path).subgraphs[0]
+    names = [_name(t.name) for t in graph.tensors]
+    net = re.compile(NETWORK_OPS)
+    producer = {o: op for op in graph.operators for o in op.outputs}
+    heads = set()
+    for op in graph.operators:
+        if any(net.search(names[o]) for o in op.outputs):
+            continue                                   # inside the network
+        for i in op.inputs:
+            src = producer.get(i)
+            if i >= 0 and src is not None and any(net.search(names[o]) for o in src.outputs):
+                heads.update(names[o] for o in src.outputs)
+    return heads
 
 
 def finish_tflite(data, spec, path):

@@ -35,6 +35,24 @@ def zoo_pair(tmp_path_factory):
     return pth, onnx_path
 
 
+@pytest.fixture(scope="module")
+def mobile_files(zoo_pair, tmp_path_factory):
+    """The zoo checkpoint converted to LiteRT and ncnn (FP32), as ssd-export writes them."""
+    from ssd_edge.models import load_checkpoint
+    d = tmp_path_factory.mktemp("mobile")
+    model, spec = load_checkpoint(zoo_pair[0])
+    out = {}
+    if is_installed("litert"):
+        pytest.importorskip("litert_torch")
+        from ssd_edge.export.tflite import export_tflite
+        out["tflite"] = export_tflite(model, spec, str(d / "zoo.tflite"))
+    if is_installed("ncnn"):
+        pytest.importorskip("pnnx")
+        from ssd_edge.export.ncnn import export_ncnn
+        out["ncnn"] = export_ncnn(model, spec, str(d / "zoo.ncnn.param"))
+    return out
+
+
 def _skip_unless_runnable(name):
     if not is_installed(name):
         pytest.skip("%s is not installed (pip install \"ssd-edge[%s]\")" % PACKAGES[name])
@@ -48,6 +66,10 @@ def _paths(name, tiny, request):
     if "pth" in KINDS[name]:
         pth, onnx_path = request.getfixturevalue("zoo_pair")
         return pth, onnx_path
+    for kind in ("tflite", "ncnn"):       # converted from the zoo checkpoint, not from ONNX
+        if kind in KINDS[name]:
+            return request.getfixturevalue("mobile_files")[kind], \
+                request.getfixturevalue("zoo_pair")[1]
     return tiny["onnx"], tiny["onnx"]
 
 

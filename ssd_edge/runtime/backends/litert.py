@@ -23,7 +23,8 @@ class LiteRTBackend:
 
     Attributes:
         layout: ``"NCHW"`` or ``"NHWC"``, the file's input layout (feeds are NCHW either way).
-        batch_size: the file's fixed batch (the Detector chunks and pads to it).
+        batch_size: None for a batch-1 file (a batch is run image by image, as on a phone),
+            else the file's fixed batch (the Detector chunks and pads to it).
     """
 
     def __init__(self, artifact, threads=None, device=None):
@@ -49,7 +50,8 @@ class LiteRTBackend:
             raise SsdEdgeError("expected a 4-D image input [B, 3, H, W] or [B, H, W, 3] in %s, "
                                "got %s" % (artifact.path, list(shape)))
         self.layout = "NCHW" if shape[1] == 3 else "NHWC"
-        self.batch_size = int(shape[0]) if shape[0] > 0 else None
+        self._file_batch = int(shape[0]) if shape[0] > 0 else 1
+        self.batch_size = None if self._file_batch == 1 else self._file_batch
         self.inputs = ["input_0"]
         self.outputs = ["scores", "boxes"]
 
@@ -58,10 +60,15 @@ class LiteRTBackend:
         x = np.asarray(feeds[self.inputs[0]], np.float32)
         if self.layout == "NHWC":
             x = x.transpose(0, 2, 3, 1)
+        step = self._file_batch
+        parts = [self._run(x[i:i + step]) for i in range(0, len(x), step)]
+        return {name: np.concatenate([p[k] for p in parts]) if len(parts) > 1 else parts[0][k]
+                for k, name in enumerate(self.outputs)}
+
+    def _run(self, x):
         self.interp.set_tensor(self._in["index"], _quantize(np.ascontiguousarray(x), self._in))
         self.interp.invoke()
-        return {name: _dequantize(self.interp.get_tensor(d["index"]), d)
-                for name, d in zip(self.outputs, self._out)}
+        return [_dequantize(self.interp.get_tensor(d["index"]), d) for d in self._out]
 
     def close(self):
         self.interp = None
