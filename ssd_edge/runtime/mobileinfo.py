@@ -31,6 +31,9 @@ def tflite_metadata(path):
         raise missing_extra("ai_edge_litert", "mobile")
     with open(path, "rb") as f:
         buf = f.read()
+    if buf[4:8] != b"TFL3":            # the schema's file identifier
+        raise SsdEdgeError("expected a TFLite flatbuffer in %s (identifier TFL3 at byte 4), got "
+                           "%r" % (path, bytes(buf[4:8])))
     try:
         model = schema.Model.GetRootAs(buf, 0)
         out = {}

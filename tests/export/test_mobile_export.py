@@ -162,3 +162,21 @@ def test_coreml_package_is_checked_for_spec_and_io(exported, tmp_path):
     assert info["inputs"] == [{"name": "input_0", "dtype": "float32",
                                "shape": [1, 3, 96, 96]}]
     assert info["spec"]["labels"] == LABELS
+
+
+def test_ncnn_sidecar_fields_are_the_documented_ones(exported):
+    import re
+    doc = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "formats.md")
+    with open(doc, encoding="utf-8") as f:
+        m = re.search(r"<!-- fields: ncnn-sidecar schema=1 -->\n((?:\|.*\n)+)", f.read())
+    assert m, "docs/formats.md lost the ncnn sidecar table"
+    rows = {}
+    for line in m.group(1).splitlines()[2:]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        rows[cells[0].strip("`")] = {"int": int, "str": str, "object": dict}[cells[1]]
+    for suffix, precision in ((".ncnn.json", "fp32"), (".fp16.ncnn.json", "fp16")):
+        with open(exported["stem"] + suffix) as f:
+            side = json.load(f)
+        assert set(side) == set(rows)
+        assert all(isinstance(side[k], t) for k, t in rows.items())
+        assert side["schema"] == 1 and side["precision"] == side["spec"]["precision"] == precision
