@@ -28,6 +28,7 @@ from ssd_edge.models import build_model, build_spec, load_checkpoint, save_check
 from ssd_edge.runtime.mobileinfo import tflite_metadata  # noqa: E402
 
 LABELS = ["BACKGROUND", "circle", "square", "triangle", "star"]
+pytestmark = pytest.mark.slow        # converters: about a minute of CPU for the shared export
 
 
 def write_checkpoint(folder):

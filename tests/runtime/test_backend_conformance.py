@@ -53,6 +53,11 @@ def mobile_files(zoo_pair, tmp_path_factory):
     return out
 
 
+# The mobile backends' files are converted first (litert-torch, pnnx: tens of seconds).
+NAMES = [pytest.param(n, marks=pytest.mark.slow) if n in ("litert", "ncnn") else n
+         for n in BACKENDS]
+
+
 def _skip_unless_runnable(name):
     if not is_installed(name):
         pytest.skip("%s is not installed (pip install \"ssd-edge[%s]\")" % PACKAGES[name])
@@ -78,7 +83,7 @@ def _tolerance(backend):
     return 2e-2 if getattr(backend, "precision", "fp32") == "fp16" else 1e-4
 
 
-@pytest.mark.parametrize("name", list(BACKENDS))
+@pytest.mark.parametrize("name", NAMES)
 def test_raw_outputs_match_onnxruntime(name, tiny, frames, request):
     _skip_unless_runnable(name)
     pytest.importorskip("onnxruntime")
@@ -103,7 +108,7 @@ def test_raw_outputs_match_onnxruntime(name, tiny, frames, request):
         ref.close()
 
 
-@pytest.mark.parametrize("name", list(BACKENDS))
+@pytest.mark.parametrize("name", NAMES)
 def test_detections_match_onnxruntime(name, tiny, frames, request):
     _skip_unless_runnable(name)
     pytest.importorskip("onnxruntime")
