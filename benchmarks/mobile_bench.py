@@ -8,7 +8,8 @@ One run, one checkpoint (the bundled mb2-ssd-lite shapes model unless ``--checkp
    domain; ``--calib DIR`` for your own images) through the spec's pre-processing;
 2. ``ssd-bench`` on every file and the backend that runs it (ONNX: ``ort`` and ``openvino``;
    ``.tflite``: ``litert``; ``.ncnn.param``: ``ncnn``), batch 1, end to end (pre-processing,
-   network, NMS on a 640x480 frame), all cores unless ``--threads``, plus VOC07 mAP on a held-out
+   network, NMS on a 640x480 frame), each backend's default threads unless ``--threads``, in
+   ``--rounds`` passes over all cases (median of the passes' p50s), plus VOC07 mAP on a held-out
    set of generated scenes (other seeds than the calibration set);
 3. agreement of each FP16 / INT8 file with the FP32 file of its own format on the held-out set
    at the Detector's default threshold (0.4): greedy one-to-one matching, same class,
@@ -43,7 +44,11 @@ FILES = (  # (suffix, format, precision, backends)
 
 
 def export(ckpt, work, calib):
+    """Export every file into ``work`` (kept when all are there already: ``--work`` reuse)."""
     from ssd_edge.cli.export import main
+    stem = os.path.join(work, os.path.splitext(os.path.basename(ckpt))[0])
+    if all(os.path.exists(stem + f[0]) for f in FILES):
+        return stem
     rc = main([ckpt, "--output-dir", work, "--fp16", "--int8", "--calib", calib, "--tflite",
                "--ncnn", "-q"])
     if rc != 0:
@@ -51,28 +56,43 @@ def export(ckpt, work, calib):
     return os.path.join(work, os.path.splitext(os.path.basename(ckpt))[0])
 
 
-def bench(stem, test_dir, iterations, threads, work):
+def bench(stem, test_dir, iterations, threads, work, rounds):
+    """ssd-bench on every (file, backend), ``rounds`` times in turn (so a change in the machine's
+    load during the run hits every case alike); the p50 of a case is the median of its rounds'
+    p50s; the mAP comes from the first round."""
     from ssd_edge.cli.bench import main
-    rows = []
-    for suffix, fmt, prec, backends in FILES:
-        out = os.path.join(work, "bench%s.json" % suffix.replace(".", "_"))
-        argv = [stem + suffix, "--backend", ",".join(backends), "--iterations", str(iterations),
-                "--warmup", "10", "--no-progress", "--quiet", "--data", test_dir, "--json", out]
-        if threads:
-            argv += ["--threads", str(threads)]
-        if main(argv) != 0:
-            raise SystemExit("ssd-bench failed on %s" % suffix)
-        with open(out) as f:
-            doc = json.load(f)
-        for r in doc["results"]:
-            rows.append({"file": os.path.basename(stem + suffix), "format": fmt,
-                         "precision": prec, "backend": r["backend"], "status": r["status"],
-                         "runs_in": r.get("precision"),
-                         "end_to_end_ms": (r.get("latency_ms") or {}).get("end_to_end", {}).get("p50"),
-                         "inference_ms": (r.get("latency_ms") or {}).get("inference", {}).get("p50"),
-                         "map_voc07": (r.get("map") or {}).get("value"),
-                         "reason": r.get("reason")})
-    return rows, doc.get("environment", {})
+    import numpy as np
+    rows, env = {}, {}
+    for rnd in range(rounds):
+        for suffix, fmt, prec, backends in FILES:
+            out = os.path.join(work, "bench%s.json" % suffix.replace(".", "_"))
+            argv = [stem + suffix, "--backend", ",".join(backends), "--iterations",
+                    str(iterations), "--warmup", "10", "--no-progress", "--quiet", "--json", out]
+            if rnd == 0:
+                argv += ["--data", test_dir]
+            if threads:
+                argv += ["--threads", str(threads)]
+            if main(argv) != 0:
+                raise SystemExit("ssd-bench failed on %s" % suffix)
+            with open(out) as f:
+                doc = json.load(f)
+            env = doc.get("environment", env)
+            for r in doc["results"]:
+                key = (os.path.basename(stem + suffix), r["backend"])
+                lat = r.get("latency_ms") or {}
+                row = rows.setdefault(key, {
+                    "file": key[0], "format": fmt, "precision": prec, "backend": r["backend"],
+                    "status": r["status"], "runs_in": r.get("precision"), "reason": r.get("reason"),
+                    "map_voc07": (r.get("map") or {}).get("value"), "rounds_end_to_end_ms": [],
+                    "rounds_inference_ms": []})
+                if r["status"] == "ok":
+                    row["rounds_end_to_end_ms"].append(lat["end_to_end"]["p50"])
+                    row["rounds_inference_ms"].append(lat["inference"]["p50"])
+    for row in rows.values():
+        for k in ("end_to_end", "inference"):
+            v = row["rounds_%s_ms" % k]
+            row["%s_ms" % k] = round(float(np.median(v)), 3) if v else None
+    return list(rows.values()), env
 
 
 def agreements(stem, test_dir):
@@ -120,7 +140,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--checkpoint", help="a .pth (default: the bundled shapes mb2-ssd-lite)")
     ap.add_argument("--calib", help="calibration images (default: 100 generated shapes scenes)")
-    ap.add_argument("--iterations", type=int, default=200)
+    ap.add_argument("--iterations", type=int, default=200, help="timed calls per case per round")
+    ap.add_argument("--rounds", type=int, default=3, help="passes over all cases, in turn")
     ap.add_argument("--threads", type=int, help="threads for every backend (default: theirs)")
     ap.add_argument("--work", help="keep exports here (default: a temporary folder)")
     ap.add_argument("--out", help="result JSON (default: benchmarks/results/mobile_<cpu>.json)")
@@ -133,12 +154,13 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         work = a.work or tmp
         calib = a.calib or os.path.join(work, "calib")
-        if not a.calib:
+        if not a.calib and not os.path.isdir(calib):
             generate_voc(calib, 100, seed=101, image_size=(320, 240))
         test_dir = os.path.join(work, "heldout")
-        generate_voc(test_dir, 60, seed=202, image_size=(640, 480), split="test")
+        if not os.path.isdir(test_dir):
+            generate_voc(test_dir, 60, seed=202, image_size=(640, 480), split="test")
         stem = export(ckpt, work, calib)
-        rows, env = bench(stem, test_dir, a.iterations, a.threads, work)
+        rows, env = bench(stem, test_dir, a.iterations, a.threads, work, a.rounds)
         agree = agreements(stem, test_dir)
     by = {(r["file"], r["backend"]): r for r in rows if r["status"] == "ok"}
     base = os.path.basename(stem)
@@ -153,7 +175,8 @@ def main():
            "checkpoint": os.path.basename(ckpt), "frame": "640x480, batch 1",
            "calibration": a.calib or "100 generated shapes scenes (seed 101)",
            "heldout": "60 generated shapes scenes at 640x480 (seed 202)",
-           "iterations": a.iterations, "results": rows, "agreement": agree, "ratios": ratios,
+           "iterations": a.iterations, "rounds": a.rounds,
+           "load_average_1min_at_end": round(os.getloadavg()[0], 2), "results": rows, "agreement": agree, "ratios": ratios,
            "versions": env.get("libraries")}
     out = a.out or os.path.join(HERE, "results", "mobile_%s.json" % slug)
     with open(out, "w") as f:

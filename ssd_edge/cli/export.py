@@ -153,9 +153,11 @@ def main(argv=None):
         # (an exported model.int8.onnx needs no images; the export says so for an FP32 ONNX)
         raise SsdEdgeError("--int8 needs --calib DIR: a folder of images like the ones the camera "
                            "will see (random calibration is never used)")
-    from ..export.mobile_targets import refuse_onnx
-    refuse_onnx(a.model, [f for f, on in (("--tflite", a.tflite), ("--ncnn", a.ncnn),
-                                           ("--coreml", a.coreml)) if on])
+    from ..export.mobile_targets import refuse_onnx, require_packages
+    mobile = [f for f, on in (("--tflite", a.tflite), ("--ncnn", a.ncnn), ("--coreml", a.coreml))
+              if on]
+    refuse_onnx(a.model, mobile)
+    require_packages(mobile)
     from ..export.pipeline import run_export, summary_lines
     source = load_source(a)
     options = options_from_args(a, output=source.stem + ".onnx")

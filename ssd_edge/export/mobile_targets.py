@@ -20,6 +20,21 @@ def asked(options):
     return [flag for flag, field in FLAGS if getattr(options, field, False)]
 
 
+# Import names each flag's converter and check need (all in the ``mobile`` extra).
+_NEEDS = {"--tflite": ("litert_torch", "ai_edge_litert", "ai_edge_quantizer"),
+          "--ncnn": ("pnnx", "ncnn"), "--coreml": ("coremltools",)}
+
+
+def require_packages(flags):
+    """Raise before any work when a flag's converter is not installed, naming the extra."""
+    import importlib.util
+    from ..errors import missing_extra
+    for flag in flags:
+        for name in _NEEDS.get(flag, ()):
+            if importlib.util.find_spec(name) is None:
+                raise SsdEdgeError("%s needs %s: %s" % (flag, name, missing_extra(name, "mobile")))
+
+
 def refuse_onnx(model_path, flags):
     """Raise when mobile ``flags`` are asked for an ONNX input (they convert from PyTorch)."""
     if flags and str(model_path).lower().endswith(".onnx"):
