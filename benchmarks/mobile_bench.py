@@ -14,7 +14,10 @@ One run, one checkpoint (the bundled mb2-ssd-lite shapes model unless ``--checkp
 3. agreement of each FP16 / INT8 file with the FP32 file of its own format on the held-out set
    at the Detector's default threshold (0.4): greedy one-to-one matching, same class,
    IoU >= 0.5 (ssd-export's parity measure);
-4. the ratios the targets name: LiteRT INT8 against LiteRT FP32 (>= 1.5x), its agreement (>= 95 %).
+4. the ratios the targets name: LiteRT INT8 against LiteRT FP32 (>= 1.5x), its agreement (>= 95 %);
+   the INT8 LiteRT file is also timed against the FP32 LiteRT and both ONNX files through
+   ``Detector`` with the calls alternating (``interleaved``), which keeps a busy machine's
+   changing load out of the ratio.
 
 Medians (p50) in milliseconds; the CPU model and instruction sets come with them. Results go to
 ``benchmarks/results/mobile_<cpu>.json``; the Markdown table is printed.
@@ -119,6 +122,38 @@ def agreements(stem, test_dir):
     return out
 
 
+def interleaved(stem, pairs, iterations, threads):
+    """Each pair of files through ``Detector`` (auto backend) on the same 640x480 frame, calls
+    alternating, so both see the same machine load; returns end-to-end p50 ms per file."""
+    import time
+    import numpy as np
+    from ssd_edge import Detector
+    from ssd_edge.bench.runner import make_frames
+    frames = make_frames(1)
+    out = {}
+    for a, b in pairs:
+        dets = [Detector.load(stem + s, threads=threads) for s in (a, b)]
+        try:
+            times = ([], [])
+            for _ in range(10):
+                for d in dets:
+                    d.detect_batch(frames)
+            for _ in range(iterations):
+                for d, t in zip(dets, times):
+                    t0 = time.perf_counter()
+                    d.detect_batch(frames)
+                    t.append((time.perf_counter() - t0) * 1e3)
+        finally:
+            for d in dets:
+                d.close()
+        p50 = [round(float(np.median(t)), 3) for t in times]
+        out["%s vs %s" % (os.path.basename(stem + b), os.path.basename(stem + a))] = {
+            "end_to_end_p50_ms": {os.path.basename(stem + a): p50[0],
+                                  os.path.basename(stem + b): p50[1]},
+            "speedup": round(p50[0] / p50[1], 2), "iterations": iterations}
+    return out
+
+
 def table(rows, agree):
     lines = ["| file | format | precision | backend (runs in) | end to end p50 ms | network p50 ms "
              "| VOC07 mAP | agreement with FP32 |", "|---|---|---|---|---:|---:|---:|---:|"]
@@ -162,6 +197,8 @@ def main():
         stem = export(ckpt, work, calib)
         rows, env = bench(stem, test_dir, a.iterations, a.threads, work, a.rounds)
         agree = agreements(stem, test_dir)
+        pairs = interleaved(stem, ((".tflite", ".int8.tflite"), (".onnx", ".int8.tflite"),
+                                   (".int8.onnx", ".int8.tflite")), 3 * a.iterations, a.threads)
     by = {(r["file"], r["backend"]): r for r in rows if r["status"] == "ok"}
     base = os.path.basename(stem)
     fp32 = by.get((base + ".tflite", "litert"))
@@ -177,6 +214,7 @@ def main():
            "heldout": "60 generated shapes scenes at 640x480 (seed 202)",
            "iterations": a.iterations, "rounds": a.rounds,
            "load_average_1min_at_end": round(os.getloadavg()[0], 2), "results": rows, "agreement": agree, "ratios": ratios,
+           "interleaved": pairs,
            "versions": env.get("libraries")}
     out = a.out or os.path.join(HERE, "results", "mobile_%s.json" % slug)
     with open(out, "w") as f:
@@ -184,6 +222,7 @@ def main():
     print("%s (%s), %s threads" % (model, " ".join(isa), doc["threads"]))
     print("\n".join(table(rows, agree)))
     print("ratios: %s" % json.dumps(ratios))
+    print("interleaved: %s" % json.dumps(pairs))
     print("wrote %s" % out)
 
 

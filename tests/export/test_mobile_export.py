@@ -141,8 +141,10 @@ def test_ssd_bench_times_the_mobile_files(exported, tmp_path):
     assert rc == 0
     with open(out) as f:
         doc = json.load(f)
-    ran = {r["backend"] for r in doc["results"] if r.get("status", "ok") == "ok"}
-    assert {"litert", "ncnn"} <= ran
+    ran = {r["backend"]: r for r in doc["results"] if r.get("status", "ok") == "ok"}
+    assert {"litert", "ncnn"} <= set(ran)
+    param = exported["stem"] + ".ncnn.param"        # the size counts the weights (.bin) too
+    assert ran["ncnn"]["file_size_mb"] * 1e6 > os.path.getsize(param) + 1000
 
 
 def test_onnx_input_with_mobile_flags_exits_2_naming_the_pth_route(exported, capsys):
