@@ -37,20 +37,25 @@ def zoo_pair(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def mobile_files(zoo_pair, tmp_path_factory):
-    """The zoo checkpoint converted to LiteRT and ncnn (FP32), as ssd-export writes them."""
+    """``make(kind)``: the zoo checkpoint converted to LiteRT or ncnn (FP32) as ssd-export
+    writes it, once per kind; skips when that kind's converter is missing."""
     from ssd_edge.models import load_checkpoint
     d = tmp_path_factory.mktemp("mobile")
     model, spec = load_checkpoint(zoo_pair[0])
-    out = {}
-    if is_installed("litert"):
-        pytest.importorskip("litert_torch")
-        from ssd_edge.export.tflite import export_tflite
-        out["tflite"] = export_tflite(model, spec, str(d / "zoo.tflite"))
-    if is_installed("ncnn"):
-        pytest.importorskip("pnnx")
-        from ssd_edge.export.ncnn import export_ncnn
-        out["ncnn"] = export_ncnn(model, spec, str(d / "zoo.ncnn.param"))
-    return out
+    made = {}
+
+    def make(kind):
+        if kind not in made:
+            if kind == "tflite":
+                pytest.importorskip("litert_torch", reason="needs ssd-edge[mobile] to convert")
+                from ssd_edge.export.tflite import export_tflite
+                made[kind] = export_tflite(model, spec, str(d / "zoo.tflite"))
+            else:
+                pytest.importorskip("pnnx", reason="needs ssd-edge[mobile] to convert")
+                from ssd_edge.export.ncnn import export_ncnn
+                made[kind] = export_ncnn(model, spec, str(d / "zoo.ncnn.param"))
+        return made[kind]
+    return make
 
 
 # The mobile backends' files are converted first (litert-torch, pnnx: tens of seconds).
@@ -73,7 +78,7 @@ def _paths(name, tiny, request):
         return pth, onnx_path
     for kind in ("tflite", "ncnn"):       # converted from the zoo checkpoint, not from ONNX
         if kind in KINDS[name]:
-            return request.getfixturevalue("mobile_files")[kind], \
+            return request.getfixturevalue("mobile_files")(kind), \
                 request.getfixturevalue("zoo_pair")[1]
     return tiny["onnx"], tiny["onnx"]
 
