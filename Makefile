@@ -1,6 +1,6 @@
 # `make test` works in a fresh clone with nothing pre-installed: it creates .venv, installs the
 # CPU build of PyTorch when no torch is present (an unpinned torch pulls several GB of CUDA),
-# installs ssd-edge with its dev extra, and runs the whole suite.
+# installs ssd-edge with its dev and mobile extras, and runs the whole suite.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(MAKE) --no-print-directory torch
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q -e ".[dev,mobile]"
 	touch $@
 
 venv: $(VENV)/.installed

@@ -77,5 +77,12 @@ def peak_gpu_mb(device):
 
 
 def file_size_mb(path):
-    """Size of ``path`` in MB (10^6 bytes), or None when it is not a file."""
-    return round(os.path.getsize(path) / 1e6, 3) if os.path.isfile(path) else None
+    """Size of ``path`` in MB (10^6 bytes), or None when it is not a file; an ncnn ``.param``
+    counts with its ``.bin`` (the weights)."""
+    if not os.path.isfile(path):
+        return None
+    size = os.path.getsize(path)
+    weights = path[:-len(".param")] + ".bin" if path.endswith(".ncnn.param") else None
+    if weights and os.path.isfile(weights):
+        size += os.path.getsize(weights)
+    return round(size / 1e6, 3)

@@ -15,6 +15,9 @@ EPILOG = """artifacts (beside the checkpoint unless --output/--output-dir):
   model.int8.onnx           --int8 --calib DIR: QDQ INT8 (symmetric, per-channel), TensorRT-ready
   model[.prec].nms-onnx.onnx / .nms-trt.onnx   --nms onnx|trt: four NMS outputs
   model.ort, model.int8.ort --mobile: ONNX Runtime mobile format
+  model[.fp16|.int8].tflite --tflite: LiteRT (spec inside); FP16 weights / full-integer INT8
+  model[.fp16].ncnn.param/.bin/.json  --ncnn: ncnn through pnnx (spec in the .json sidecar)
+  model[.fp16].mlpackage    --coreml: Core ML (checked here, run on Apple systems)
   model.<prec>.engine (+ .engine.json sidecar)  --engine: TensorRT plan, built on the target
   DIR/NAME, NAME_pipeline, ...  --triton DIR: a Triton Inference Server model repository
 
@@ -22,6 +25,7 @@ examples:
   ssd-export mb1-ssd.pth --labels labels.txt --fp16
   ssd-export mb1-ssd.pth --int8 --calib images/ --nms onnx
   ssd-export model.onnx --fp16 --engine          # on the Jetson
+  ssd-export mb2-ssd-lite.pth --tflite --ncnn --fp16 --int8 --calib images/   # phones, boards
   ssd-export --inspect model.int8.onnx --json
   ssd-export mb1-ssd.pth --triton models/ --triton-backend python"""
 
@@ -75,6 +79,12 @@ def build_parser():
     p.add_argument("--dla", type=int, help="DLA core (Jetson Xavier/Orin), GPU fallback on")
     p.add_argument("--timing-cache", help="TensorRT timing cache file (reused across builds)")
     p.add_argument("--mobile", action="store_true", help="also write ONNX Runtime .ort files")
+    p.add_argument("--tflite", action="store_true",
+                   help="also write LiteRT .tflite files (from a .pth; ssd-edge[mobile])")
+    p.add_argument("--ncnn", action="store_true",
+                   help="also write ncnn .ncnn.param/.bin through pnnx (from a .pth)")
+    p.add_argument("--coreml", action="store_true",
+                   help="also write a Core ML .mlpackage (from a .pth)")
     p.add_argument("--deepstream", action="store_true",
                    help="also write a DeepStream nvinfer config and custom parser")
     add_triton_flags(p)
@@ -95,7 +105,8 @@ def options_from_args(a, output=None):
         class_agnostic=a.class_agnostic, fp16=a.fp16, int8=a.int8, calib_dir=a.calib,
         calib_count=a.calib_count, calib_method=a.calib_method, engine=a.engine,
         workspace_mib=a.workspace, dla_core=a.dla, timing_cache=a.timing_cache, mobile=a.mobile,
-        check=not a.no_check, threads=threads_arg(a.threads), check_images=a.check_images)
+        check=not a.no_check, threads=threads_arg(a.threads), check_images=a.check_images,
+        tflite=a.tflite, ncnn=a.ncnn, coreml=a.coreml)
 
 
 def output_stem(model_path, a):
@@ -174,6 +185,11 @@ def main(argv=None):
                                         checkpoint=True)
         if not a.output and not a.output_dir:
             a.output_dir = os.getcwd()
+    from ..export.mobile_targets import refuse_onnx, require_packages
+    mobile = [f for f, on in (("--tflite", a.tflite), ("--ncnn", a.ncnn), ("--coreml", a.coreml))
+              if on]
+    refuse_onnx(a.model, mobile)
+    require_packages(mobile)
     from ..export.pipeline import run_export, summary_lines
     if a.triton:
         from .export_triton import triton_options
@@ -187,7 +203,8 @@ def main(argv=None):
                                                       source.spec.num_classes,
                                                       *source.spec.frame_size))
     from ..runtime.backends.trt import run_engine
-    arts = run_export(source, options, echo, run_engine=run_engine)
+    from ..runtime.mobile_outputs import RUNNERS
+    arts = run_export(source, options, echo, run_engine=run_engine, run_file=RUNNERS)
     if a.triton:
         from .export_triton import write_triton
         for line in write_triton(a, arts):

@@ -1,4 +1,5 @@
-"""``ssd-export --inspect``: what an .onnx, .ort, .engine or .pth holds."""
+"""``ssd-export --inspect``: what an .onnx, .ort, .engine, .pth, .tflite, .ncnn.param or
+.mlpackage holds (the mobile kinds in :mod:`ssd_edge.export.inspect_mobile`)."""
 import json
 import os
 
@@ -39,13 +40,17 @@ def inspect_artifact(path):
         info.update(_inspect_ort(path))
     elif path.endswith(".engine") or path.endswith(".plan"):
         info.update(_inspect_engine(path))
+    elif path.endswith((".tflite", ".param", ".mlpackage", ".mlpackage/")):
+        from .inspect_mobile import inspect_mobile
+        info.update(inspect_mobile(path))
     elif path.endswith(".pth") or path.endswith(".pt"):
         from ..models import load_checkpoint
         model, spec = load_checkpoint(path)
         info.update(kind="checkpoint", spec=spec.to_dict(),
                     parameters=int(sum(p.numel() for p in model.parameters())))
     else:
-        raise SsdEdgeError("expected an .onnx, .ort, .engine or .pth file, got %s" % path)
+        raise SsdEdgeError("expected an .onnx, .ort, .engine, .pth, .tflite, .ncnn.param or "
+                           ".mlpackage, got %s" % path)
     return info
 
 
@@ -97,6 +102,11 @@ def format_inspection(info):
     if info.get("operators"):
         from .report import format_report
         lines += ["operators: " + line for line in format_report(info["operators"])]
+    if info.get("ops"):
+        lines.append("ops: " + ", ".join("%s %d" % kv for kv in info["ops"].items()))
+    for key in ("layout", "precision", "sidecar", "runs_here"):
+        if info.get(key):
+            lines.append("%s: %s" % (key.replace("_", " "), info[key]))
     if info.get("nms"):
         lines.append("nms in graph: %s" % json.dumps(info["nms"], sort_keys=True))
     if info.get("parameters"):

@@ -40,6 +40,9 @@ class ExportOptions:
     dla_core: Optional[int] = None
     timing_cache: Optional[str] = None
     mobile: bool = False
+    tflite: bool = False                  # LiteRT .tflite (FP32; FP16/INT8 with --fp16/--int8)
+    ncnn: bool = False                    # ncnn .param/.bin (FP32; FP16 storage with --fp16)
+    coreml: bool = False                  # Core ML .mlpackage (FP32; FP16 with --fp16)
     check: bool = True
     check_inputs: int = 32
     threads: Optional[int] = None

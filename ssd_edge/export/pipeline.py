@@ -16,7 +16,7 @@ class WrittenFile:
     """One file written by the export, for the closing summary."""
 
     path: str
-    kind: str                        # onnx | ort | engine
+    kind: str                        # onnx | ort | engine | tflite | ncnn | coreml
     precision: str
     nms: str = "none"
     parity: Optional[par.Parity] = None
@@ -24,7 +24,12 @@ class WrittenFile:
 
     @property
     def size_mb(self):
-        return os.path.getsize(self.path) / 1e6 if os.path.exists(self.path) else 0.0
+        """Size on disk: a folder (.mlpackage) summed, an .ncnn.param with its .bin."""
+        paths = [self.path] + ([self.path[:-len(".param")] + ".bin"]
+                               if self.path.endswith(".ncnn.param") else [])
+        if os.path.isdir(self.path):
+            paths = [os.path.join(r, f) for r, _, fs in os.walk(self.path) for f in fs]
+        return sum(os.path.getsize(p) for p in paths if os.path.isfile(p)) / 1e6
 
 
 @dataclass
@@ -48,13 +53,15 @@ def artifact_path(stem, precision="fp32", nms="none", ext="onnx"):
     return ".".join(parts) + "." + ext
 
 
-def run_export(source, options, echo=print, run_engine=None):
+def run_export(source, options, echo=print, run_engine=None, run_file=None):
     """Write every artifact ``options`` asks for from ``source``; return the WrittenFile list.
 
     ``run_engine(engine_path, inputs (N, 3, H, W) float32) -> {output name: stacked array}``
     runs a built engine for its parity check (the CLI passes the ``trt`` backend's
     :func:`~ssd_edge.runtime.backends.trt.run_engine`; export never imports the runtime).
-    Without it an engine is built but not run.
+    Without it an engine is built but not run. ``run_file`` likewise runs a written LiteRT or
+    ncnn file (``{kind: fn(path, inputs) -> outputs}``,
+    :data:`ssd_edge.runtime.mobile_outputs.RUNNERS`).
     """
     from .calib import CALIB_REQUIRED, check_inputs, load_calibration
     from .metadata import load_onnx, save_onnx
@@ -62,6 +69,9 @@ def run_export(source, options, echo=print, run_engine=None):
     from .report import format_report, operator_report
 
     spec = source.spec
+    if source.model is None:
+        from .mobile_targets import asked, refuse_onnx
+        refuse_onnx(source.onnx_path, asked(options))
     prec0 = _given_precision(source, options)
     arts = []
     calib = None
@@ -127,6 +137,9 @@ def run_export(source, options, echo=print, run_engine=None):
             if prec in models:
                 path = to_ort_format(models[prec][0], artifact_path(source.stem, prec, ext="ort"))
                 arts.append(_checked(WrittenFile(path, "ort", prec), spec, ref, inputs, options))
+    if options.tflite or options.ncnn or options.coreml:
+        from .mobile_targets import mobile_artifacts
+        arts += mobile_artifacts(source, spec, calib, ref, inputs, options, echo, run_file)
     arts += _engines(source, spec, models, options, echo, ref, inputs, run_engine)
     if ref is not None:
         echo("parity reference: %s on %d inputs" % (ref_name, len(inputs)))

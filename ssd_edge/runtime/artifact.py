@@ -6,6 +6,7 @@ Where the spec lives, per kind:
   :mod:`ssd_edge.runtime.onnxinfo` without the ``onnx`` package;
 * ``.ort`` (ONNX Runtime's format): the same key in the session's ``modelmeta``;
 * ``.engine`` / ``.plan``: the sidecar ``<engine>.json`` (key ``"spec"``) written beside the plan;
+* ``.tflite`` (LiteRT) / ``.ncnn.param`` (ncnn): see :mod:`ssd_edge.mobileinfo`;
 * ``.pth`` / ``.pt``: :func:`ssd_edge.models.load_checkpoint` (net detected from the keys, or a
   ``<checkpoint>.spec.json`` beside it);
 * ``triton://HOST:PORT/NAME``: the served model's config (:mod:`ssd_edge.runtime.triton_spec`).
@@ -49,7 +50,8 @@ class Artifact:
 
     Attributes:
         path: the file (or the ``triton://`` URL).
-        kind: ``"onnx"``, ``"ort"``, ``"engine"``, ``"pth"`` or ``"triton"``.
+        kind: ``"onnx"``, ``"ort"``, ``"engine"``, ``"pth"``, ``"tflite"``, ``"ncnn"`` or
+            ``"triton"``.
         spec: the detector spec (with any overrides applied).
         precision: ``"fp32"``, ``"fp16"`` or ``"int8"`` of the artifact's weights/compute.
         onnx: graph names, shapes and op types (``.onnx`` only).

@@ -13,6 +13,7 @@ post-processes locally) or ``NAME_pipeline`` (frames go to the server, detection
 import json
 from dataclasses import dataclass
 
+from ..contract import SPEC_KEY
 from ..errors import SsdEdgeError, missing_extra
 
 SCHEME = "triton://"
@@ -94,7 +95,7 @@ def read_model(url, client=None):
     if url.protocol == "grpc":
         config = config.get("config", config)
     params = {k: v.get("string_value", "") for k, v in (config.get("parameters") or {}).items()}
-    if "ssd_edge.spec" not in params:
+    if SPEC_KEY not in params:
         raise SsdEdgeError("expected model %r on %s to be an ssd-edge export (parameter "
                            "ssd_edge.spec in its config), got a config without it; write the "
                            "repository with: ssd-export MODEL --triton DIR" % (url.name,
@@ -107,7 +108,7 @@ def open_triton(url_text, labels=None, mean=None, std=None):
     from .artifact import Artifact, _apply_overrides, _parse_spec
     url = parse_triton_url(url_text)
     config, params = read_model(url)
-    spec = _parse_spec(params["ssd_edge.spec"], url.name)
+    spec = _parse_spec(params[SPEC_KEY], url.name)
     role = params.get("ssd_edge.role", "network")
     if role == "pipeline" and (mean is not None or std is not None):
         raise SsdEdgeError("expected no mean/std override for %s, which pre-processes on the "

@@ -8,12 +8,14 @@ Dims in a config leave out the batch axis when ``max_batch_size > 0`` (Triton ad
 """
 import json
 
+from ..contract import SPEC_KEY
+
 #: ONNX / numpy dtype name → Triton ``DataType``.
 TRITON_DTYPES = {"float32": "TYPE_FP32", "float16": "TYPE_FP16", "int32": "TYPE_INT32",
                  "int64": "TYPE_INT64", "uint8": "TYPE_UINT8", "int8": "TYPE_INT8",
                  "bool": "TYPE_BOOL", "float64": "TYPE_FP64"}
 
-SPEC_PARAM = "ssd_edge.spec"
+SPEC_PARAM = SPEC_KEY
 ROLE_PARAM = "ssd_edge.role"        # network | preprocess | postprocess | pipeline
 LAYOUT_PARAM = "ssd_edge.layout"    # decoded | nms (what the network returns)
 NMS_PARAM = "ssd_edge.nms"          # in-graph NMS parameters, JSON (NMS graphs only)

@@ -189,11 +189,24 @@ def test_truncated_onnx(tiny, tmp_path):
 def test_wrong_extension_and_missing_file(tmp_path):
     txt = tmp_path / "model.txt"
     txt.write_text("not a model")
-    with pytest.raises(SsdEdgeError, match=r"ending in \.onnx, \.ort, \.engine or \.pth"):
+    with pytest.raises(SsdEdgeError, match=r"ending in \.onnx, \.ort, \.engine, \.pth, \.tflite or "
+                       r"\.ncnn\.param"):
         open_artifact(str(txt))
     with pytest.raises(SsdEdgeError, match="expected a model file at .*not found"):
         open_artifact(str(tmp_path / "nope.onnx"))
     assert artifact_kind("a/b.INT8.ONNX") == "onnx" and artifact_kind("x.plan") == "engine"
+
+
+def test_broken_mobile_files_say_what_is_wrong(tmp_path):
+    param = tmp_path / "model.ncnn.param"
+    param.write_text("7767517\n1 1\nInput in0 0 1 in0\n")
+    with pytest.raises(SsdEdgeError, match=r"expected the weights .*model\.ncnn\.bin"):
+        open_artifact(str(param))
+    pytest.importorskip("ai_edge_litert", reason="needs ssd-edge[mobile]")
+    bad = tmp_path / "model.tflite"
+    bad.write_bytes(b"\x00" * 7)
+    with pytest.raises(SsdEdgeError, match="expected a TFLite flatbuffer"):
+        open_artifact(str(bad))
 
 
 def test_bad_spec_json_in_metadata(tiny, tmp_path):

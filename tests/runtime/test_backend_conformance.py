@@ -35,8 +35,33 @@ def zoo_pair(tmp_path_factory):
     return pth, onnx_path
 
 
-# triton starts a real tritonserver (tens of seconds): not part of `make test-quick`.
-ALL_BACKENDS = [pytest.param(n, marks=pytest.mark.slow) if n == "triton" else n for n in BACKENDS]
+@pytest.fixture(scope="module")
+def mobile_files(zoo_pair, tmp_path_factory):
+    """``make(kind)``: the zoo checkpoint converted to LiteRT or ncnn (FP32) as ssd-export
+    writes it, once per kind; skips when that kind's converter is missing."""
+    from ssd_edge.models import load_checkpoint
+    d = tmp_path_factory.mktemp("mobile")
+    model, spec = load_checkpoint(zoo_pair[0])
+    made = {}
+
+    def make(kind):
+        if kind not in made:
+            if kind == "tflite":
+                pytest.importorskip("litert_torch", reason="needs ssd-edge[mobile] to convert")
+                from ssd_edge.export.tflite import export_tflite
+                made[kind] = export_tflite(model, spec, str(d / "zoo.tflite"))
+            else:
+                pytest.importorskip("pnnx", reason="needs ssd-edge[mobile] to convert")
+                from ssd_edge.export.ncnn import export_ncnn
+                made[kind] = export_ncnn(model, spec, str(d / "zoo.ncnn.param"))
+        return made[kind]
+    return make
+
+
+# The mobile backends' files are converted first (litert-torch, pnnx: tens of seconds); triton
+# starts a real tritonserver (tens of seconds): neither is part of `make test-quick`.
+ALL_BACKENDS = [pytest.param(n, marks=pytest.mark.slow) if n in ("litert", "ncnn", "triton")
+                else n for n in BACKENDS]
 
 
 def _skip_unless_runnable(name):
@@ -55,6 +80,10 @@ def _paths(name, tiny, request):
     if "triton" in KINDS[name]:
         # The tiny ONNX served by a real tritonserver (python backend), as ssd-export writes it.
         return request.getfixturevalue("tiny_triton_url"), tiny["onnx"]
+    for kind in ("tflite", "ncnn"):       # converted from the zoo checkpoint, not from ONNX
+        if kind in KINDS[name]:
+            return request.getfixturevalue("mobile_files")(kind), \
+                request.getfixturevalue("zoo_pair")[1]
     return tiny["onnx"], tiny["onnx"]
 
 

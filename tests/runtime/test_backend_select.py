@@ -124,10 +124,24 @@ def test_probe_hardware_reads_files(tmp_path):
     assert probe_hardware(str(tmp_path / "absent")).cpu_flags == frozenset()
 
 
+@pytest.mark.parametrize("kind,want", [("tflite", "litert"), ("ncnn", "ncnn")])
+def test_mobile_files_go_to_their_own_runtime_even_with_a_gpu(kind, want):
+    name, reason = choose_backend(art(kind), hw(gpu=True))
+    assert name == want and reason
+
+
+def test_mobile_kinds_are_read_from_the_file_name():
+    from ssd_edge.runtime.artifact import artifact_kind
+    assert artifact_kind("a/model.int8.tflite") == "tflite"
+    assert artifact_kind("a/model.fp16.ncnn.param") == "ncnn"
+    with pytest.raises(SsdEdgeError, match=r"\.tflite or \.ncnn\.param"):
+        artifact_kind("model.bin")
+
+
 def test_registry_is_plain_data():
     assert backend_names() == list(BACKENDS)
     assert set(BACKENDS) == set(PACKAGES) == set(KINDS) == {"ort", "trt", "opencv", "openvino",
-                                                             "torch", "triton"}
+                                                             "torch", "triton", "litert", "ncnn"}
     assert BACKENDS["trt"] == "ssd_edge.runtime.backends.trt:TrtBackend"
     for target in BACKENDS.values():
         module, _, cls = target.partition(":")

@@ -9,7 +9,7 @@ import ast
 import pathlib
 
 CORE = ("spec", "priors", "boxes", "nms", "detections", "errors", "fileio", "contract", "labels",
-        "preprocess")
+        "preprocess", "mobileinfo", "spec_check")
 BUILD = ("models", "export", "data", "train")
 TOOLS = ("eval", "bench", "cli", "doctor", "demo", "serving")
 

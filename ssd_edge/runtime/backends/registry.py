@@ -62,6 +62,10 @@ RECORDS = (
                   "export", ("pth",), frame_path=True),
     BackendRecord("triton", "ssd_edge.runtime.backends.triton:TritonBackend", "tritonclient",
                   "triton", ("triton",), frame_path=True),
+    BackendRecord("litert", "ssd_edge.runtime.backends.litert:LiteRTBackend", "ai_edge_litert",
+                  "mobile", ("tflite",)),
+    BackendRecord("ncnn", "ssd_edge.runtime.backends.ncnn:NcnnBackend", "ncnn", "mobile",
+                  ("ncnn",)),
 )
 
 #: name → record.
@@ -112,6 +116,9 @@ ARTIFACT_KINDS = (
     ArtifactKind("ort", (".ort",)),
     ArtifactKind("engine", (".engine", ".plan")),
     ArtifactKind("pth", (".pth", ".pt")),
+    ArtifactKind("tflite", (".tflite",), reader="ssd_edge.mobileinfo:read_tflite"),
+    ArtifactKind("ncnn", (".ncnn.param", ".param"),
+                 reader="ssd_edge.mobileinfo:read_ncnn"),
     ArtifactKind("triton", ("triton://",), url=True,
                  opener="ssd_edge.runtime.triton_spec:open_triton"),
 )

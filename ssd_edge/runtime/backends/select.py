@@ -2,8 +2,8 @@
 
 Rules, first match wins:
 
-1. ``.engine`` → ``trt``; ``.pth`` → ``torch``; ``.ort`` → ``ort``; ``triton://`` → ``triton``
-   (each runs nowhere else);
+1. ``.engine`` → ``trt``; ``.pth`` → ``torch``; ``.ort`` → ``ort``; ``.tflite`` → ``litert``;
+   ``.ncnn.param`` → ``ncnn``; ``triton://`` → ``triton`` (each runs nowhere else);
 2. an ONNX graph using the ``EfficientNMS_TRT`` plugin → ``trt`` (no other runtime has it);
 3. TensorRT installed and a CUDA GPU present → ``trt``;
 4. an INT8 artifact on the CPU → ``openvino`` if installed: ONNX Runtime runs the signed,
@@ -98,6 +98,9 @@ def choose_backend(artifact, hardware):
         return "ort", "an .ort file is ONNX Runtime's own format"
     if kind == "triton":
         return "triton", "a triton:// model runs on its Triton Inference Server"
+    if kind in ("tflite", "ncnn"):
+        return ("litert", "a .tflite file runs on LiteRT") if kind == "tflite" else \
+            ("ncnn", "an .ncnn.param file runs on ncnn")
     ops = artifact.onnx.op_types if artifact.onnx is not None else frozenset()
     if "EfficientNMS_TRT" in ops:
         return "trt", "the graph uses the EfficientNMS_TRT plugin, which only TensorRT runs"
