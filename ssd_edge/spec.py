@@ -164,6 +164,8 @@ class DetectorSpec:
         if not isinstance(d, dict):
             raise SsdEdgeError("expected a JSON object for the detector spec, got %s"
                                % type(d).__name__)
+        from .spec_check import check_spec_dict   # the JSON is untrusted: types, ranges, NaN
+        check_spec_dict(d)
         return _from_dict(cls, d, "spec")
 
     @classmethod
@@ -201,8 +203,8 @@ def _from_dict(cls, d, what):
                            % (what, ", ".join(unknown), ", ".join(sorted(names))))
     try:
         return cls(**d)
-    except TypeError as e:
-        raise SsdEdgeError("invalid %s: %s" % (what, e))
+    except (TypeError, ValueError, AttributeError, OverflowError) as e:
+        raise SsdEdgeError("invalid %s: %s" % (what, str(e).splitlines()[0] if str(e) else e))
 
 
 def _expect(ok, expected, got, hint=""):

@@ -50,6 +50,8 @@ def read_state_dict(path, what="checkpoint", expected="a pytorch-ssd .pth file")
         raise SsdEdgeError("expected a %s file, got a directory: %s" % (what, path))
     if os.path.getsize(path) == 0:
         raise SsdEdgeError("%s %s is empty (0 bytes); expected %s" % (what, path, expected))
+    from ..runtime.safety import check_checkpoint_archive
+    check_checkpoint_archive(path)      # declared sizes only: nothing is inflated
     sha = file_sha256(path)
     try:
         with warnings.catch_warnings():

@@ -21,6 +21,8 @@ from typing import Any, Optional
 from ..errors import SsdEdgeError, missing_extra
 from ..spec import DetectorSpec
 from .onnxinfo import OnnxInfo, read_onnx_info
+from .safety import check_external_data
+from .validate import check_sidecar, check_spec_against_graph
 
 log = logging.getLogger("ssd_edge.runtime")
 
@@ -93,6 +95,7 @@ def open_artifact(path, labels=None, net=None, mean=None, std=None):
     info, sidecar, meta = None, None, {}
     if kind == "onnx":
         info = read_onnx_info(path)
+        check_external_data(path)       # before any backend follows a location out of the folder
         meta = info.metadata
     elif kind == "ort":
         meta = _ort_metadata(path)
@@ -106,6 +109,7 @@ def open_artifact(path, labels=None, net=None, mean=None, std=None):
     else:
         spec = _parse_spec(meta[SPEC_KEY], path)
     spec = _apply_overrides(spec, labels, net, mean, std, path, foreign)
+    check_spec_against_graph(spec, info, path, priors=not foreign)
     precision = _precision(spec, info, path, sidecar)
     return Artifact(path, kind, spec, precision, info, sidecar, None, foreign)
 
@@ -138,13 +142,14 @@ def read_sidecar(engine_path):
     try:
         with open(side, "r", encoding="utf-8") as f:
             data = json.load(f)
-    except (OSError, ValueError) as e:
-        raise SsdEdgeError("cannot read engine sidecar %s: %s" % (side, e))
+    except (OSError, ValueError, RecursionError) as e:
+        raise SsdEdgeError("cannot read engine sidecar %s: %s" % (side, str(e)[:200]))
     if not isinstance(data, dict) or "spec" not in data:
         raise SsdEdgeError("expected a JSON object with a \"spec\" field in %s, got %s; rebuild "
                            "the engine with ssd-export" % (side, type(data).__name__
                                                            if not isinstance(data, dict)
                                                            else "fields %s" % sorted(data)))
+    check_sidecar(data, side)
     return data
 
 

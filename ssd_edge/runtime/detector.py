@@ -17,6 +17,7 @@ from .backends import (backend_class, check_kind, choose_backend, owns_frame_pat
                        probe_hardware)
 from .postprocess import DetectOptions, outputs_to_detections, threshold_vector
 from .preprocess import Preprocessor, check_frame
+from .validate import check_detect_options
 
 log = logging.getLogger("ssd_edge.runtime")
 
@@ -65,6 +66,7 @@ class Detector:
         self._layout = "nms" if artifact.has_nms or "num_detections" in backend.outputs \
             else "decoded"
         self.graph_nms = _graph_nms(artifact) if self._layout == "nms" else None
+        self.options()      # range-checks the settings now, not at the first frame
 
     @classmethod
     def load(cls, path, backend="auto", conf_threshold=0.4, iou_threshold=0.45,
@@ -130,6 +132,8 @@ class Detector:
 
     def options(self):
         """The current settings as a :class:`DetectOptions` (what backends receive)."""
+        check_detect_options(self.conf_threshold, self.iou_threshold, self.candidate_size,
+                             self.top_k, self.max_detections)
         return DetectOptions(
             float(self.conf_threshold), float(self.iou_threshold), int(self.candidate_size),
             int(self.top_k), int(self.max_detections), self.spec.labels,
