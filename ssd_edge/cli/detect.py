@@ -11,6 +11,7 @@ import sys
 from ..errors import SsdEdgeError
 from ..fileio import atomic_write_bytes, atomic_write_text
 from .common import cli_entry
+from .ranges import check_numeric_args
 from .live import add_model_flags, detector_kwargs, log_to_stderr
 
 #: Version of the ssd-detect JSON (docs/formats.md, "ssd-detect JSON").
@@ -102,7 +103,7 @@ def detect_video(det, path, out_path, overlay):
 
 @cli_entry("ssd-detect")
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    args = check_numeric_args(build_parser().parse_args(argv))
     log_to_stderr("ssd-detect")
     from ..runtime.stream import CODECS, OverlayOptions, load_detector
     overlay = OverlayOptions.parse(args.overlay, alpha=args.alpha, fps=False)

@@ -6,6 +6,7 @@ import sys
 
 from ..errors import SsdEdgeError
 from .common import cli_entry
+from .ranges import check_numeric_args
 
 EPILOG = """artifacts (beside the checkpoint unless --output/--output-dir):
   model.onnx                FP32, input_0 -> scores, boxes (always written: the others derive from it)
@@ -122,7 +123,7 @@ def load_source(a):
 
 @cli_entry("ssd-export")
 def main(argv=None):
-    a = build_parser().parse_args(argv)
+    a = check_numeric_args(build_parser().parse_args(argv))
     logging.basicConfig(level=logging.WARNING, format="ssd-export: %(message)s")
     if a.inspect:
         from ..export.inspect import inspect_artifact, format_inspection

@@ -11,6 +11,7 @@ import sys
 
 from ..errors import SsdEdgeError
 from .common import BACKEND_CHOICES, cli_entry
+from .ranges import check_numeric_args
 
 
 def parse_thresholds(text):
@@ -118,7 +119,7 @@ def make_sinks(args):
 
 @cli_entry("ssd-live")
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    args = check_numeric_args(build_parser().parse_args(argv))
     log_to_stderr("ssd-live")
     from ..runtime import stream as st
     src_opts = st.SourceOptions(width=args.width, height=args.height, rate=args.rate,

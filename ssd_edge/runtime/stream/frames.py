@@ -20,6 +20,11 @@ FLIPS = ("none", "horizontal", "vertical", "rotate-180", "clockwise", "countercl
 Frame = collections.namedtuple("Frame", "image index timestamp pts capture_ms")
 
 
+#: Upper bounds of the frame size and rate a source may be asked for (a 16K frame, 1000 FPS):
+#: larger values are refused before anything is allocated.
+_LIMITS = {"width": 16384, "height": 16384, "rate": 1000.0}
+
+
 @dataclass(frozen=True)
 class SourceOptions:
     """How to open a source (the ``--width/--height/--rate/--flip/--loop`` flags).
@@ -50,8 +55,9 @@ class SourceOptions:
             raise SsdEdgeError("expected --flip in %s, got %r" % (", ".join(FLIPS), self.flip))
         for name in ("width", "height", "rate"):
             v = getattr(self, name)
-            if v is not None and v <= 0:
-                raise SsdEdgeError("expected a positive --%s, got %s" % (name, v))
+            if v is not None and not 0 < v <= _LIMITS[name]:     # NaN fails too
+                raise SsdEdgeError("expected a positive --%s of at most %s, got %s"
+                                   % (name, _LIMITS[name], v))
         if (self.width is None) != (self.height is None):
             raise SsdEdgeError("expected --width and --height together, got only one of them")
         if self.loop < -1:
