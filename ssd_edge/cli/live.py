@@ -85,6 +85,9 @@ def build_parser():
     p.add_argument("--output", action="append", default=[], metavar="URI",
                    help="display://0, out.mp4, out/%%05d.jpg or out.jsonl; repeat for several")
     p.add_argument("--serve", metavar="[HOST:]PORT", help="serve page, MJPEG, /stats, /detections")
+    p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                   help="with --serve on a non-loopback address: a further name clients may "
+                   "use for this machine in the Host header (repeat for several)")
     p.add_argument("--headless", action="store_true", help="never open a window")
     p.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
@@ -136,7 +139,9 @@ def main(argv=None):
             stack.callback(s.close)
         stats = st.Stats()
         if args.serve is not None:
-            server = stack.enter_context(_closing(st.MjpegServer(args.serve, stats=stats).start()))
+            server = stack.enter_context(_closing(st.MjpegServer(args.serve, stats=stats,
+                                                                     allow_hosts=args.allow_host
+                                                                     ).start()))
             sinks.append(server)
             logging.getLogger("ssd_edge.stream").info("serving on %s", server.url)
         source.open()

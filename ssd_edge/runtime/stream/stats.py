@@ -8,6 +8,8 @@ import collections
 import threading
 import time
 
+from .redact import public_name
+
 #: Pipeline stages, in the order a frame passes them. Each is a duration in milliseconds:
 #: capture = decode/convert in the source, preprocess/inference/postprocess as the detector
 #: reports them, draw = overlay, end_to_end = from the frame being ready for the model (a live
@@ -88,8 +90,9 @@ class Stats:
             frames, dropped, size = self.frames, self.dropped, self.frame_size
         return {
             "schema": STATS_SCHEMA,
-            "model": str(self.model), "backend": str(self.backend),
-            "precision": str(self.precision), "source": str(self.source),
+            # No credentials, tokens or absolute paths for HTTP clients (docs/formats.md).
+            "model": public_name(self.model), "backend": str(self.backend),
+            "precision": str(self.precision), "source": public_name(self.source),
             "frames": frames, "dropped": dropped,
             "fps": round(self.fps(), 3),
             "uptime_s": round(self.uptime, 3),
