@@ -9,13 +9,14 @@ import os
 import sys
 
 from ..errors import SsdEdgeError
-from ..fileio import atomic_write_bytes, atomic_write_text
+from ..fileio import atomic_write_bytes, atomic_write_text, clean_stale, disk_errors
 from .common import cli_entry
 from .ranges import check_numeric_args
 from .live import add_model_flags, detector_kwargs, log_to_stderr
 
 #: Version of the ssd-detect JSON (docs/formats.md, "ssd-detect JSON").
 DETECT_SCHEMA = 1
+_MODEL_EXTS = (".onnx", ".ort", ".engine", ".plan", ".pth", ".pt")
 
 
 def build_parser():
@@ -41,6 +42,9 @@ def expand(inputs):
                 raise SsdEdgeError("expected images or videos in folder %s, found none" % path)
             out += found
         elif os.path.isfile(path):
+            if os.path.splitext(path)[1].lower() in _MODEL_EXTS:
+                raise SsdEdgeError("expected images, videos or folders as inputs, got the model "
+                                   "file %s; pass it with --model %s" % (path, path))
             out.append((path, "image" if is_image(path) else "video"))
         else:
             raise SsdEdgeError("expected an image, a video or a folder, got %s, which does not "
@@ -68,10 +72,9 @@ class _Names:
 def detect_image(det, path, out_path, overlay):
     from ..runtime.stream import draw
     from ..runtime.stream.frames import import_cv2
+    from ..runtime.stream.imagecheck import read_image
     cv2 = import_cv2()
-    image = cv2.imread(path, cv2.IMREAD_COLOR)
-    if image is None:
-        raise SsdEdgeError("cannot read image %s: OpenCV could not decode it" % path)
+    image = read_image(path)        # header size checked before decoding
     dets = det(image)
     ok, data = cv2.imencode(os.path.splitext(out_path)[1], draw(image, dets, overlay))
     if not ok:
@@ -108,7 +111,9 @@ def main(argv=None):
     from ..runtime.stream import CODECS, OverlayOptions, load_detector
     overlay = OverlayOptions.parse(args.overlay, alpha=args.alpha, fps=False)
     items = expand(args.inputs)
-    os.makedirs(args.output_dir, exist_ok=True)
+    with disk_errors(args.output_dir):
+        os.makedirs(args.output_dir, exist_ok=True)
+    clean_stale(args.output_dir)         # .part files a killed run left behind
     det = load_detector(args.model, **detector_kwargs(args))
     names, results = _Names(args.output_dir), []
     try:

@@ -95,6 +95,9 @@ def output_stem(model_path, a):
         raise SsdEdgeError("output folder %s does not exist; create it or pick another" % folder)
     if not os.access(folder, os.W_OK):
         raise SsdEdgeError("output folder %s is not writable; pick another with --output-dir" % folder)
+    from ..fileio import clean_stale
+    for name in clean_stale(folder):     # what a killed export left behind
+        logging.getLogger("ssd_edge").info("removed %s, left by an interrupted run", name)
     return stem
 
 
@@ -159,7 +162,9 @@ def main(argv=None):
                        and x.precision == prec] or arts[:1]
         # A folder of its own: the config, labels.txt and Makefile never overwrite the user's.
         ds_dir = source.stem + "_deepstream"
-        os.makedirs(ds_dir, exist_ok=True)
+        from ..fileio import disk_errors
+        with disk_errors(ds_dir):
+            os.makedirs(ds_dir, exist_ok=True)
         written = write_deepstream(onnx_for_ds[0].path, source.spec, ds_dir, precision=prec)
         echo("DeepStream: " + ", ".join(str(w) for w in written))
     print("\n".join(summary_lines(arts)))

@@ -6,6 +6,7 @@ import numpy as np
 from ..errors import SsdEdgeError
 
 from ..fileio import IMAGE_EXTENSIONS as IMAGE_EXTS
+from ..runtime.stream.imagecheck import read_image
 
 
 def list_images(folder):
@@ -25,7 +26,6 @@ def load_calibration(folder, spec, count=300, seed=0):
 
     Raises SsdEdgeError when the folder is missing, holds no images, or none decode.
     """
-    import cv2
     from ..runtime.preprocess import Preprocessor
 
     pre = Preprocessor(spec)
@@ -38,7 +38,10 @@ def load_calibration(folder, spec, count=300, seed=0):
         paths = [paths[i] for i in pick]
     frames = []
     for p in paths:
-        img = cv2.imread(p, cv2.IMREAD_COLOR)
+        try:
+            img = read_image(p)         # a header claiming a huge size is skipped undecoded
+        except SsdEdgeError:
+            img = None
         if img is not None:
             frames.append(pre([img])[0])
     if not frames:

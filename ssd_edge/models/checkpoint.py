@@ -205,6 +205,20 @@ def load_base_net(net, path, arch=None):
     return loaded
 
 
+def torch_save(obj, path):
+    """``torch.save`` to ``path``, a full disk or read-only folder raised as the ``OSError`` it is
+    (torch's own writer reports it as "unexpected pos" in a RuntimeError)."""
+    import torch
+    try:
+        with open(path, "wb") as f:
+            torch.save(obj, f)
+    except RuntimeError as e:
+        cause = e.__context__ or e.__cause__
+        if isinstance(cause, OSError):
+            raise cause
+        raise
+
+
 def save_checkpoint(model, spec, path, half=False):
     """Write ``model``'s plain state_dict to ``path`` (what pytorch-ssd loads), ``labels.txt``
     beside it (BACKGROUND first) and ``<path>.spec.json`` (the spec, with the file's sha256).
@@ -225,7 +239,7 @@ def save_checkpoint(model, spec, path, half=False):
         (k, v.detach().cpu().half() if half and v.is_floating_point() else v.detach().cpu())
         for k, v in model.state_dict().items())
     with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+        torch_save(state, tmp)
         sha = file_sha256(tmp)
     folder = os.path.dirname(os.path.abspath(path))
     atomic_write_text(os.path.join(folder, "labels.txt"), "\n".join(spec.labels) + "\n")

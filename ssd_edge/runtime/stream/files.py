@@ -134,10 +134,8 @@ class ImageSource(Source):
                 return None
         path = self.paths[self._i % n]
         t0 = time.perf_counter()
-        image = cv2.imread(path, cv2.IMREAD_COLOR)
-        if image is None:
-            raise SsdEdgeError("cannot read image %s: OpenCV could not decode it; expected a "
-                               "readable image file" % path)
+        from .imagecheck import read_image
+        image = read_image(path)        # one line for empty, undecodable or huge images
         image = transform(cv2, image, self.options)
         cap_ms = (time.perf_counter() - t0) * 1e3
         self._pace.wait()
