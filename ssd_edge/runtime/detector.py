@@ -4,9 +4,11 @@
 then on ``det(frame)`` runs preprocess → backend → post-processing, timing each stage. A backend
 that owns the whole frame path (``detect_batch``) is handed the frames directly.
 """
+import contextlib
 import json
 import logging
 import os
+import threading
 import time
 
 import numpy as np
@@ -61,6 +63,10 @@ class Detector:
         self.classes = classes
         self.class_thresholds = class_thresholds
         self.last_timings = {"preprocess": 0.0, "inference": 0.0, "postprocess": 0.0}
+        # One Detector may serve several threads: a backend that is not safe to enter twice
+        # (OpenCV's Net, a TensorRT context, CUDA graphs) runs one call at a time.
+        self._lock = contextlib.nullcontext() if getattr(backend, "thread_safe", False) \
+            else threading.Lock()
         owns = owns_frame_path(backend)
         self._pre = None if owns else Preprocessor(self.spec)
         self._layout = "nms" if artifact.has_nms or "num_detections" in backend.outputs \
@@ -171,11 +177,12 @@ class Detector:
         return results
 
     def _owned_path(self, frames, options):
-        t0 = time.perf_counter()
-        out = self.backend.detect_batch(frames, options)
-        total = (time.perf_counter() - t0) * 1e3
-        self.last_timings = dict(getattr(self.backend, "last_timings", None) or
-                                 {"preprocess": 0.0, "inference": total, "postprocess": 0.0})
+        with self._lock:
+            t0 = time.perf_counter()
+            out = self.backend.detect_batch(frames, options)
+            total = (time.perf_counter() - t0) * 1e3
+            self.last_timings = dict(getattr(self.backend, "last_timings", None) or
+                                     {"preprocess": 0.0, "inference": total, "postprocess": 0.0})
         return out
 
     def _chunks(self, frames):
@@ -194,7 +201,8 @@ class Detector:
         else:
             batch = self._pre(frames)
         t1 = time.perf_counter()
-        outputs = self.backend({self.backend.inputs[0]: batch})
+        with self._lock:
+            outputs = self.backend({self.backend.inputs[0]: batch})
         t2 = time.perf_counter()
         sizes = [(f.shape[1], f.shape[0]) for f in frames]
         dets = outputs_to_detections(outputs, sizes, options, self._layout)

@@ -15,6 +15,7 @@ Inference precision per artifact:
 compiled model.
 """
 import os
+import threading
 
 from ...errors import SsdEdgeError, missing_extra
 
@@ -55,6 +56,8 @@ class OpenVINOBackend:
                 os.path.basename(artifact.path), self.device, lines[0] if lines else e))
         self.precision = run_precision(self.compiled, artifact.precision)
         self.request = self.compiled.create_infer_request()
+        self._local = threading.local()
+        self._local.request = self.request
         onnx = artifact.onnx
         self.inputs = _names(self.compiled.inputs, onnx.inputs if onnx else ())
         self.outputs = _names(self.compiled.outputs, onnx.outputs if onnx else ())
@@ -63,14 +66,22 @@ class OpenVINOBackend:
         dim = shape[0]
         self.batch_size = dim.get_length() if dim.is_static else None
 
+    #: Each calling thread gets its own infer request (one request runs one inference at a
+    #: time: "Infer Request is busy"), so a Detector shared by threads runs them in parallel.
+    thread_safe = True
+
     def __call__(self, feeds):
         """Run the model; ``feeds`` maps input names to arrays; returns output name → array."""
-        result = self.request.infer(feeds)      # copies outputs (share_outputs defaults False)
+        request = getattr(self._local, "request", None)
+        if request is None:
+            request = self._local.request = self.compiled.create_infer_request()
+        result = request.infer(feeds)           # copies outputs (share_outputs defaults False)
         return {name: result[port] for name, port in self._ports.items()}
 
     def close(self):
         self.request = None
         self.compiled = None
+        self._local = threading.local()
 
 
 def _names(ports, declared):

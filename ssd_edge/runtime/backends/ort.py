@@ -42,6 +42,9 @@ class OrtBackend:
         self.providers = self.session.get_providers()
         self.device = self.providers[0].replace("ExecutionProvider", "")
 
+    #: ``InferenceSession.run`` may be called from several threads at once (ORT documents it).
+    thread_safe = True
+
     def __call__(self, feeds):
         """Run the graph; ``feeds`` maps input names to arrays; returns output name → array."""
         return dict(zip(self.outputs, self.session.run(self.outputs, feeds)))
