@@ -2,6 +2,7 @@
 import functools
 import os
 import sys
+import warnings
 
 from ..errors import SsdEdgeError
 from ..runtime.backends.registry import RECORDS
@@ -20,6 +21,11 @@ def cli_entry(prog):
     def wrap(fn):
         @functools.wraps(fn)
         def main(argv=None):
+            warnings.showwarning = functools.partial(_one_line_warning, prog)
+            if not os.environ.get("SSD_EDGE_DEBUG"):
+                # OpenCV's own "[ERROR:0@...]" lines would add to the one line
+                # the command prints; read by OpenCV when it is imported (later, lazily).
+                os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")
             try:
                 rc = fn(argv)
             except SsdEdgeError as e:
@@ -33,6 +39,12 @@ def cli_entry(prog):
             return rc or 0
         return main
     return wrap
+
+
+def _one_line_warning(prog, message, category, filename, lineno, file=None, line=None):
+    """A Python warning as ``prog: warning: ...`` on one line (no source file, no code line)."""
+    text = " ".join(str(message).split())
+    print("%s: warning: %s" % (prog, text), file=file or sys.stderr)
 
 
 def not_landed(prog, what):

@@ -74,11 +74,39 @@ def _load_error(path, err):
                             "and plain containers are accepted (weights_only); re-save the "
                             "weights as a plain state_dict from code you trust"
                             % (path, found.group(1)))
+    if not _looks_like_checkpoint(path):
+        return SsdEdgeError("expected a PyTorch checkpoint (.pth: a zip archive or a pickle) in "
+                            "%s, got a file that is neither (%s); pass the .pth that training "
+                            "wrote, or an exported .onnx" % (path, _describe_start(path)))
     first = text.strip().splitlines()[0] if text.strip() else ""
     if "Weights only load failed" in first:
         first = "not a pickle of tensors"
     return SsdEdgeError("cannot read %s as a PyTorch checkpoint (truncated or not a .pth file: "
                         "%s: %s)" % (path, type(err).__name__, first[:160]))
+
+
+def _looks_like_checkpoint(path):
+    """True when the file starts as ``torch.save`` writes: a zip archive or a pickle (0x80)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError:
+        return True
+    return head.startswith(b"PK") or head[:1] == b"\x80"
+
+
+def _describe_start(path):
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+    except OSError:
+        return "unreadable"
+    try:
+        text = head.decode("utf-8")
+        return "it starts with the text %r" % text.splitlines()[0][:30] if text.strip() \
+            else "blank text"
+    except UnicodeDecodeError:
+        return "it starts with bytes %s" % head[:8].hex()
 
 
 def load_checkpoint(path, labels=None, net=None, resolution=None, activation=None,

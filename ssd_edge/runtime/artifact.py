@@ -238,7 +238,7 @@ def _apply_overrides(spec, labels, net, mean, std, path, foreign):
                                                                     len(labels), len(spec.labels)))
         changes["labels"] = tuple(labels)
     if net is not None and not foreign and net != spec.arch:
-        raise SsdEdgeError("%s is a %s model (from its embedded spec), got net=%r; drop --net, "
+        raise SsdEdgeError("%s is a %s model (from its embedded spec), got --net %r; drop --net, "
                            "which only describes foreign ONNX models" % (name, spec.arch, net))
     for key, value in (("mean", mean), ("std", std)):
         if value is not None:

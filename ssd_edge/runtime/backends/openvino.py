@@ -15,6 +15,7 @@ Inference precision per artifact:
 compiled model.
 """
 import os
+import re
 import threading
 
 from ...errors import SsdEdgeError, missing_extra
@@ -51,9 +52,8 @@ class OpenVINOBackend:
             model = core.read_model(artifact.path)
             self.compiled = core.compile_model(model, self.device, config)
         except RuntimeError as e:
-            lines = [ln for ln in str(e).splitlines() if ln.strip()]
-            raise SsdEdgeError("OpenVINO cannot load %s on %s: %s" % (
-                os.path.basename(artifact.path), self.device, lines[0] if lines else e))
+            raise SsdEdgeError("OpenVINO cannot load %s on %s: %s; use the ort backend" % (
+                os.path.basename(artifact.path), self.device, openvino_reason(e)))
         self.precision = run_precision(self.compiled, artifact.precision)
         self.request = self.compiled.create_infer_request()
         self._local = threading.local()
@@ -82,6 +82,20 @@ class OpenVINOBackend:
         self.request = None
         self.compiled = None
         self._local = threading.local()
+
+
+_OV_NOISE = re.compile(r"^(Exception from \S+:\d+:?|Check '.*' failed at \S+:\d+:?|"
+                       r"FrontEnd API failed with \w+:?|Summary:)$")
+
+
+def openvino_reason(err):
+    """The line of an OpenVINO exception that says what is wrong: its messages open with
+    source locations ("Exception from src/inference/src/cpp/core.cpp:84:") and summaries."""
+    lines = [ln.strip().lstrip("-").strip() for ln in str(err).splitlines()]
+    real = [ln for ln in lines if ln and not _OV_NOISE.match(ln)]
+    if not real:
+        return type(err).__name__
+    return "; ".join(real[:2])[:300]
 
 
 def _names(ports, declared):

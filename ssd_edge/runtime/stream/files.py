@@ -4,6 +4,7 @@ import time
 
 from ...errors import SsdEdgeError
 from ...fileio import IMAGE_EXTENSIONS as IMAGE_EXTS
+from .cstderr import library_output
 from .frames import Frame, Source, import_cv2, transform
 
 VIDEO_EXTS = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv",
@@ -52,12 +53,17 @@ class VideoFileSource(Source):
         cv2 = import_cv2()
         if not os.path.isfile(self.path):
             raise SsdEdgeError("expected a video file, got %s, which does not exist" % self.path)
-        self._cap = cv2.VideoCapture(self.path)
-        ok, image = (self._cap.read() if self._cap.isOpened() else (False, None))
+        if os.path.getsize(self.path) == 0:
+            raise SsdEdgeError("expected a video in %s, got an empty file" % self.path)
+        with library_output(replay=False) as caught:    # FFmpeg's lines: the reason below
+            self._cap = cv2.VideoCapture(self.path)
+            ok, image = (self._cap.read() if self._cap.isOpened() else (False, None))
         if not ok or image is None:
             self.close()
-            raise SsdEdgeError("cannot read video %s: OpenCV could not decode a frame; expected a "
-                               "readable video (.mp4, .avi, .mkv ...), check the file" % self.path)
+            raise SsdEdgeError("cannot read video %s: %s; expected a readable video (.mp4, .avi, "
+                               ".mkv ...), check the file" % (self.path, caught.reason or
+                                                              "OpenCV could not decode a frame"))
+        caught.replay()
         fps = self._cap.get(cv2.CAP_PROP_FPS)
         self.fps = float(fps) if fps and 0 < fps < 1000 else None
         self._pending = (image, 0.0)

@@ -86,7 +86,10 @@ def read_image(path):
     if not data:
         raise SsdEdgeError("expected an image in %s, got an empty file" % path)
     check_claimed_size(data, "image %s" % path)
-    image = decode_image(data)
+    from .cstderr import library_output
+    with library_output(replay=False) as caught:    # libjpeg/libpng's own lines
+        image = decode_image(data)
     if image is None:
-        raise SsdEdgeError("expected an image in %s, got bytes OpenCV cannot decode" % path)
+        raise SsdEdgeError("expected an image in %s, got bytes OpenCV cannot decode%s"
+                           % (path, " (%s)" % caught.reason if caught.reason else ""))
     return image
