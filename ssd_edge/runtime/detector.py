@@ -93,6 +93,10 @@ class Detector:
                 :class:`~ssd_edge.runtime.backends.torch_backend.TorchBackend`); None = its
                 defaults. Other backends take none of them.
         """
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
+                                    or threads < 1):
+            raise SsdEdgeError("expected threads >= 1 (or None for the backend's default), got %r"
+                               % (threads,))
         artifact = open_artifact(path, labels=labels, net=net, mean=mean, std=std)
         if backend in (None, "auto"):
             name, reason = choose_backend(artifact, probe_hardware())
