@@ -48,7 +48,7 @@ def atomic_path(path):
 #: errno values that are the disk's or the folder's fault, not a bug.
 DISK_ERRNOS = frozenset(getattr(errno, n) for n in (
     "ENOSPC", "EROFS", "EACCES", "EPERM", "EDQUOT", "EFBIG", "EIO", "ENOTDIR", "EISDIR", "ENOENT",
-    "ENAMETOOLONG") if hasattr(errno, n))
+    "ENAMETOOLONG", "EEXIST") if hasattr(errno, n))
 
 
 @contextlib.contextmanager
@@ -67,6 +67,9 @@ def disk_message(path, err):
     reason = err.strerror or os.strerror(err.errno or 0)
     if err.errno == errno.ENOSPC:
         reason = "no space left on %s" % _device_of(path)
+    elif err.errno in (errno.EEXIST, errno.ENOTDIR):
+        reason = "a file is in the way where a folder is expected (%s)" % (
+            err.filename or path)
     return "cannot write %s: %s" % (path, reason)
 
 

@@ -36,6 +36,15 @@ def cli_entry(prog):
             except KeyboardInterrupt:
                 print("%s: interrupted" % prog, file=sys.stderr)
                 return 130
+            except BrokenPipeError:
+                # The reader of stdout left (``ssd-export --inspect m.onnx | head``): stop
+                # quietly, as other command-line tools do; later flushes go nowhere.
+                try:
+                    devnull = os.open(os.devnull, os.O_WRONLY)
+                    os.dup2(devnull, sys.stdout.fileno())
+                except (OSError, ValueError, AttributeError):
+                    pass
+                return 141
             return rc or 0
         return main
     return wrap

@@ -91,6 +91,8 @@ def output_stem(model_path, a):
         folder = a.output_dir or os.path.dirname(os.path.abspath(model_path))
         stem = os.path.join(folder, base)
     folder = os.path.dirname(os.path.abspath(stem))
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise SsdEdgeError("expected an output folder, got the file %s; pick a folder" % folder)
     if not os.path.isdir(folder):
         raise SsdEdgeError("output folder %s does not exist; create it or pick another" % folder)
     if not os.access(folder, os.W_OK):

@@ -89,3 +89,38 @@ def test_openvino_reason_is_the_real_line(tmp_path):
         ov.Core().read_model(path)
     reason = openvino_reason(err.value)
     assert "NoSuchOp" in reason and "Exception from" not in reason and "\n" not in reason
+
+
+def test_wrong_type_outputs_are_one_line(tmp_path, tiny_onnx, video):
+    (tmp_path / "afile").write_text("x")
+    (tmp_path / "adir.mp4").mkdir()
+    (tmp_path / "adir.jsonl").mkdir()
+    img = tmp_path / "a.png"
+    cv2.imwrite(str(img), np.full((40, 40, 3), 100, np.uint8))
+    for args, want in [
+            (("detect", img, "--model", tiny_onnx, "--output-dir", tmp_path / "afile"),
+             "a file is in the way"),
+            (("live", "--model", tiny_onnx, "--source", video, "--headless", "--output",
+              tmp_path / "adir.mp4"), "it is a folder"),
+            (("live", "--model", tiny_onnx, "--source", video, "--headless", "--output",
+              tmp_path / "adir.jsonl"), "it is a folder"),
+            (("live", "--model", tiny_onnx, "--source", video, "--headless", "--output",
+              str(tmp_path / "afile" / "%03d.jpg")), "a file is in the way"),
+            (("export", tiny_onnx, "--output-dir", tmp_path / "afile", "--no-check"),
+             "got the file")]:
+        proc = run_cli(*args)
+        lines = _lines(proc)
+        assert proc.returncode == 2 and len(lines) == 1 and want in lines[0], (args, proc.stderr)
+
+
+def test_reader_leaving_the_pipe_is_not_a_traceback(tiny_onnx):
+    import subprocess
+    import sys
+    from streamkit import ROOT
+    proc = subprocess.Popen([sys.executable, "-c", "import time, sys; time.sleep(3); "
+                             "from ssd_edge.cli.export import main; "
+                             "sys.exit(main(['--inspect', %r, '--json']))" % tiny_onnx],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    proc.stdout.close()                     # like `| head -0`: nobody reads stdout
+    err = proc.stderr.read().decode()
+    assert proc.wait(60) == 141 and "Traceback" not in err, err

@@ -90,6 +90,9 @@ class VideoSink(Sink):
         folder = os.path.dirname(os.path.abspath(self.path))
         if not os.path.isdir(folder):
             raise SsdEdgeError("output folder %s does not exist; create it first" % folder)
+        if os.path.isdir(self.path):
+            raise SsdEdgeError("cannot write %s: it is a folder; expected a video file path"
+                               % self.path)
         stem, ext = os.path.splitext(os.path.basename(self.path))
         self._tmp = os.path.join(folder, ".%s.part%s" % (stem, ext))
         self._size = (int(frame_size[0]), int(frame_size[1]))
