@@ -130,6 +130,7 @@ def test_atomic_write_on_full_and_read_only(mounts, tmp_path):
         atomic_write_bytes(os.path.join(ro, "a.bin"), b"x")
 
 
+@pytest.mark.slow
 def test_ssd_live_output_on_full_disk_exits_2(mounts, tmp_path, tiny_onnx, video, capsys):
     from ssd_edge.cli.live import main
     full = mounts[0](tmp_path / "full", "128k")
@@ -146,6 +147,7 @@ def test_ssd_live_output_on_full_disk_exits_2(mounts, tmp_path, tiny_onnx, video
     assert not os.path.exists(out) and not leftovers(full)
 
 
+@pytest.mark.slow
 def test_ssd_live_output_read_only_exits_2(mounts, tmp_path, tiny_onnx, video, capsys):
     from ssd_edge.cli.live import main
     ro = mounts[1](tmp_path / "ro")
@@ -170,6 +172,7 @@ def test_ssd_detect_into_read_only_and_full(mounts, tmp_path, tiny_onnx, capsys)
     assert not leftovers(full) and "a.png" not in os.listdir(full)
 
 
+@pytest.mark.slow
 def test_ssd_export_into_full_disk_then_stale_files_are_removed(mounts, tmp_path, tiny_onnx,
                                                                capsys):
     from ssd_edge.cli.export import main
@@ -180,6 +183,7 @@ def test_ssd_export_into_full_disk_then_stale_files_are_removed(mounts, tmp_path
     assert os.listdir(full) == []
 
 
+@pytest.mark.slow
 def test_next_run_cleans_what_a_killed_run_left(tmp_path, tiny_onnx):
     from ssd_edge.cli.export import main
     out = tmp_path / "out"
@@ -195,6 +199,7 @@ def test_next_run_cleans_what_a_killed_run_left(tmp_path, tiny_onnx):
     assert clean_stale(str(out)) == []
 
 
+@pytest.mark.slow
 def test_checkpoint_on_full_disk(mounts, tmp_path):
     torch = pytest.importorskip("torch")
     from ssd_edge.models import build_model, build_spec, save_checkpoint

@@ -9,6 +9,8 @@ from streamkit import run_cli
 
 cv2 = pytest.importorskip("cv2")
 
+pytestmark = pytest.mark.slow      # each test runs the CLIs as processes
+
 
 def _lines(proc):
     # The backend choice is an informational log line, not part of the error.

@@ -277,3 +277,45 @@ def test_client_leaving_mid_request_prints_nothing(server, capfd):
     time.sleep(1.0)
     out, err = capfd.readouterr()
     assert "Traceback" not in err and "Exception" not in err, err
+
+
+# ------------------------------------------------------------------ live readers that end or break
+def test_pipeline_that_ends_is_end_of_stream_not_a_lost_camera():
+    from streamkit import FastCamera
+    from ssd_edge.runtime.stream.live import LiveSource
+    opened = []
+
+    def opener():                           # test double: no GStreamer in pip's OpenCV
+        opened.append(FastCamera(period=0.01, fail_after=5))
+        return opened[-1]
+    src = LiveSource("gst://videotestsrc num-buffers=5", opener, SourceOptions(), ends=True)
+    src.open()
+    got = 0
+    while src.read(timeout=5) is not None:
+        got += 1
+    src.close()
+    assert 1 <= got <= 5 and len(opened) == 1      # never reopened
+
+
+def test_gst_sources_are_opened_as_ending(monkeypatch):
+    from ssd_edge.runtime.stream import sources
+    monkeypatch.setattr(sources, "require_gstreamer", lambda cv2, uri: None)
+    src = sources.make_source("gst://videotestsrc num-buffers=3")
+    assert src._ends and not sources.make_source("rtsp://cam/1")._ends
+
+
+def test_reader_raising_is_reported_not_a_hang():
+    from streamkit import FastCamera
+    from ssd_edge.runtime.stream.live import LiveSource
+
+    class Exploding(FastCamera):
+        def grab(self):
+            if self.n >= 3:
+                raise RuntimeError("driver fault")
+            return super().grab()
+    src = LiveSource("test://boom", Exploding, SourceOptions(open_timeout=5))
+    src.open()
+    with pytest.raises(SsdEdgeError, match="capture from test://boom failed: RuntimeError"):
+        for _ in range(10):
+            src.read(timeout=5)
+    src.close()
