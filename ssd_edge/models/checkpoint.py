@@ -256,8 +256,6 @@ def save_checkpoint(model, spec, path, half=False):
     into the FP32 net. Every file is written atomically. Returns the spec as written to the
     sidecar.
     """
-    import torch
-
     path = os.fspath(path)
     if getattr(model, "num_classes", spec.num_classes) != spec.num_classes:
         raise SsdEdgeError("model has %d classes but the spec lists %d labels"

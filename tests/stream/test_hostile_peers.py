@@ -16,7 +16,6 @@ from streamkit import synthetic_frame
 from ssd_edge.errors import SsdEdgeError
 from ssd_edge.runtime.stream import MjpegServer, SourceOptions, Stats, open_source
 from ssd_edge.runtime.stream.httpguard import HostPolicy, split_host
-from ssd_edge.runtime.stream.mjpeg import MjpegReader
 from ssd_edge.runtime.stream.redact import public_name, redact_uri
 
 cv2 = pytest.importorskip("cv2")
