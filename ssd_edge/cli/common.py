@@ -21,7 +21,14 @@ def cli_entry(prog):
     def wrap(fn):
         @functools.wraps(fn)
         def main(argv=None):
-            warnings.showwarning = functools.partial(_one_line_warning, prog)
+            shown = warnings.showwarning
+            warnings.showwarning = functools.partial(_one_line_warning, prog, shown)
+            try:
+                return _run(fn, argv)
+            finally:
+                warnings.showwarning = shown
+
+        def _run(fn, argv):
             if not os.environ.get("SSD_EDGE_DEBUG"):
                 # OpenCV's own "[ERROR:0@...]" lines would add to the one line
                 # the command prints; read by OpenCV when it is imported (later, lazily).
@@ -50,8 +57,15 @@ def cli_entry(prog):
     return wrap
 
 
-def _one_line_warning(prog, message, category, filename, lineno, file=None, line=None):
-    """A Python warning as ``prog: warning: ...`` on one line (no source file, no code line)."""
+def _one_line_warning(prog, previous, message, category, filename, lineno, file=None, line=None):
+    """A Python warning as ``prog: warning: ...`` on one line (no source file, no code line).
+
+    Deprecation warnings speak to developers, not to the command's user: they go to whatever
+    showed warnings before (Python hides them outside ``__main__`` unless asked to show them).
+    """
+    if issubclass(category, (DeprecationWarning, PendingDeprecationWarning)):
+        previous(message, category, filename, lineno, file, line)
+        return
     text = " ".join(str(message).split())
     print("%s: warning: %s" % (prog, text), file=file or sys.stderr)
 
