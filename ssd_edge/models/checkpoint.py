@@ -75,9 +75,10 @@ def _load_error(path, err):
                             "weights as a plain state_dict from code you trust"
                             % (path, found.group(1)))
     if not _looks_like_checkpoint(path):
-        return SsdEdgeError("expected a PyTorch checkpoint (.pth: a zip archive or a pickle) in "
-                            "%s, got a file that is neither (%s); pass the .pth that training "
-                            "wrote, or an exported .onnx" % (path, _describe_start(path)))
+        return SsdEdgeError("cannot read %s as a PyTorch checkpoint: expected a zip archive or "
+                            "a pickle (what torch.save writes), got neither (%s); pass the .pth "
+                            "that training wrote, or an exported .onnx"
+                            % (path, _describe_start(path)))
     first = text.strip().splitlines()[0] if text.strip() else ""
     if "Weights only load failed" in first:
         first = "not a pickle of tensors"

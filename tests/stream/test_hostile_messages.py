@@ -50,7 +50,7 @@ def test_empty_and_text_inputs(tmp_path, tiny_onnx):
     (tmp_path / "notes.txt").write_text("not a model\n")
     for args, want in [
             (("export", tmp_path / "empty.onnx"), "empty file"),
-            (("export", tmp_path / "notes.txt"), "expected a PyTorch checkpoint"),
+            (("export", tmp_path / "notes.txt"), "as a PyTorch checkpoint: expected a zip"),
             (("detect", tiny_onnx), "pass it with --model"),
             (("live", "--model", tmp_path / "empty.onnx", "--source", "x.mp4", "--headless"),
              "x.mp4")]:
