@@ -27,6 +27,9 @@ class OrtBackend:
             raise missing_extra("onnxruntime", "ort")
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Errors only: ORT's "[W:onnxruntime:...]" lines would land among the CLIs' one-line
+        # messages; what goes wrong is raised and reported by the Detector.
+        opts.log_severity_level = 3
         if threads:
             opts.intra_op_num_threads = int(threads)
         providers = _providers(ort.get_available_providers(), device, artifact)
