@@ -21,6 +21,7 @@ import shlex
 from typing import Any, Dict, Iterable, Optional, Sequence, Tuple, Union
 
 from .errors import SsdEdgeError
+from .validate import check_sidecar
 
 SPEC_KEY = "ssd_edge.spec"
 #: metadata key of the in-graph NMS parameters (``--nms onnx|trt``), JSON.
@@ -108,6 +109,7 @@ def read_sidecar(engine_path: PathLike) -> Optional[Dict[str, Any]]:
     if not isinstance(data, dict) or not isinstance(data.get("schema"), int):
         raise SsdEdgeError("expected an engine sidecar with a schema field in %s, got %s"
                            % (path, type(data).__name__))
+    check_sidecar(data, path)       # forged field types: one line naming the field
     return _check_schema(data, path)
 
 
@@ -124,6 +126,7 @@ def require_sidecar(engine_path: PathLike) -> Dict[str, Any]:
                            "the engine with ssd-export" % (path, "fields %s" % sorted(data)
                                                            if isinstance(data, dict)
                                                            else type(data).__name__))
+    check_sidecar(data, path)
     return _check_schema(data, path)
 
 

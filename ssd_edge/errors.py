@@ -30,15 +30,21 @@ def cli_entry(prog):
     """Decorate ``main(argv) -> exit status`` so that user errors print ``prog: error: ...`` and exit 2.
 
     ``SsdEdgeError`` (and a missing input file) is the user's to fix: one line, no traceback.
-    Ctrl-C exits 130 after the command's own cleanup ran. Anything else is a bug and keeps its
-    traceback (set ``SSD_EDGE_DEBUG=1`` to see tracebacks for user errors too).
+    Ctrl-C exits 130 after the command's own cleanup ran; a reader of stdout that leaves
+    (``ssd-export --inspect m.onnx | head``) ends it quietly with 141. Python warnings print as
+    one ``prog: warning: ...`` line. Anything else is a bug and keeps its traceback (set
+    ``SSD_EDGE_DEBUG=1`` to see tracebacks for user errors too).
     """
     def wrap(fn):
         @functools.wraps(fn)
         def main(argv=None):
+            if not os.environ.get("SSD_EDGE_DEBUG"):
+                # OpenCV's own "[ERROR:0@...]" lines would add to the one line the command
+                # prints; OpenCV reads this when it is imported (later, lazily).
+                os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")
             try:
                 with warnings.catch_warnings():
-                    warnings.showwarning = _one_line_warnings(prog)
+                    warnings.showwarning = _one_line_warnings(prog, warnings.showwarning)
                     rc = fn(argv)
             except SsdEdgeError as e:
                 if os.environ.get("SSD_EDGE_DEBUG"):
@@ -48,16 +54,28 @@ def cli_entry(prog):
             except KeyboardInterrupt:
                 print("%s: interrupted" % prog, file=sys.stderr)
                 return 130
+            except BrokenPipeError:
+                try:
+                    devnull = os.open(os.devnull, os.O_WRONLY)
+                    os.dup2(devnull, sys.stdout.fileno())
+                except (OSError, ValueError, AttributeError):
+                    pass
+                return 141
             return rc or 0
         return main
     return wrap
 
 
-def _one_line_warnings(prog):
-    """A user-facing warning is one ``prog: warning: ...`` line (no source line under it)."""
+def _one_line_warnings(prog, previous):
+    """A warning as one ``prog: warning: ...`` line (no source file, no code line).
+
+    Deprecation warnings speak to developers, not to the command's user: they go to whatever
+    showed warnings before (Python hides them outside ``__main__`` unless asked to show them).
+    """
     def show(message, category, filename, lineno, file=None, line=None):
-        if issubclass(category, UserWarning):
-            print("%s: warning: %s" % (prog, message), file=file or sys.stderr)
-        else:
-            sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+        if issubclass(category, (DeprecationWarning, PendingDeprecationWarning)):
+            previous(message, category, filename, lineno, file, line)
+            return
+        print("%s: warning: %s" % (prog, " ".join(str(message).split())),
+              file=file or sys.stderr)
     return show

@@ -75,7 +75,8 @@ def resolve_labels(labels, num_classes, fallback=None):
         labels, source = tuple(fallback), "the spec sidecar's labels"
     if labels is None:
         warnings.warn("no labels given; naming the %d classes class1..class%d (pass "
-                      "labels='labels.txt' to use real names)" % (num_classes - 1, num_classes - 1),
+                      "--labels labels.txt, in Python labels='labels.txt', to use real names)"
+                      % (num_classes - 1, num_classes - 1),
                       UserWarning, stacklevel=3)
         return default_labels(num_classes)
     if isinstance(labels, (str, bytes)) or hasattr(labels, "__fspath__"):

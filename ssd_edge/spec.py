@@ -222,6 +222,8 @@ class DetectorSpec:
         if not isinstance(d, dict):
             raise SsdEdgeError("expected a JSON object for the detector spec, got %s"
                                % type(d).__name__)
+        from .spec_check import check_spec_dict   # the JSON is untrusted: types, ranges, NaN
+        check_spec_dict(d)
         schema = d.get("schema", 1)
         if isinstance(schema, int) and schema < SCHEMA_VERSION:
             # Older schemas are subsets of this one (scalar level fields read as square ones).
@@ -262,8 +264,8 @@ def _from_dict(cls, d, what):
                            % (what, ", ".join(unknown), ", ".join(sorted(names))))
     try:
         return cls(**d)
-    except TypeError as e:
-        raise SsdEdgeError("invalid %s: %s" % (what, e))
+    except (TypeError, ValueError, AttributeError, OverflowError) as e:
+        raise SsdEdgeError("invalid %s: %s" % (what, str(e).splitlines()[0] if str(e) else e))
 
 
 def _expect(ok, expected, got, hint=""):

@@ -11,6 +11,7 @@ import sys
 from ..errors import SsdEdgeError, missing_extra
 from ..fileio import make_parent
 from .common import BACKEND_CHOICES, NMS as _NMS, cli_entry
+from .ranges import check_numeric_args
 
 EPILOG = """per (artifact, backend, batch): preprocess / inference / postprocess / end-to-end
 latency (p50, p90, p99, outlier-trimmed mean), images/s, peak RSS, torch's CUDA peak, file size,
@@ -125,7 +126,7 @@ def _check_outputs(a):
 
 @cli_entry("ssd-bench")
 def main(argv=None):
-    a = build_parser().parse_args(argv)
+    a = check_numeric_args(build_parser().parse_args(argv))
     options = options_from_args(a)
     models = _models(a.models)
     _check_outputs(a)

@@ -9,12 +9,14 @@ import os
 import sys
 
 from ..errors import SsdEdgeError
-from ..fileio import atomic_write_bytes, atomic_write_text
+from ..fileio import atomic_write_bytes, atomic_write_text, clean_stale, disk_errors
 from .common import cli_entry
+from .ranges import check_numeric_args
 from .live import add_model_flags, detector_kwargs, log_to_stderr
 
 #: Version of the ssd-detect JSON (docs/formats.md, "ssd-detect JSON").
 DETECT_SCHEMA = 1
+_MODEL_EXTS = (".onnx", ".ort", ".engine", ".plan", ".pth", ".pt")
 
 
 def build_parser():
@@ -42,6 +44,9 @@ def expand(inputs):
                 raise SsdEdgeError("expected images or videos in folder %s, found none" % path)
             out += found
         elif os.path.isfile(path):
+            if os.path.splitext(path)[1].lower() in _MODEL_EXTS:
+                raise SsdEdgeError("expected images, videos or folders as inputs, got the model "
+                                   "file %s; pass it with --model %s" % (path, path))
             out.append((path, "image" if is_image(path) else "video"))
         else:
             raise SsdEdgeError("expected an image, a video or a folder, got %s, which does not "
@@ -69,10 +74,9 @@ class _Names:
 def detect_image(det, path, out_path, overlay):
     from ..runtime.stream import draw
     from ..runtime.stream.frames import import_cv2
+    from ..imagecheck import read_image
     cv2 = import_cv2()
-    image = cv2.imread(path, cv2.IMREAD_COLOR)
-    if image is None:
-        raise SsdEdgeError("cannot read image %s: OpenCV could not decode it" % path)
+    image = read_image(path)        # header size checked before decoding
     dets = det(image)
     ok, data = cv2.imencode(os.path.splitext(out_path)[1], draw(image, dets, overlay))
     if not ok:
@@ -104,13 +108,15 @@ def detect_video(det, path, out_path, overlay):
 
 @cli_entry("ssd-detect")
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    args = check_numeric_args(build_parser().parse_args(argv))
     log_to_stderr("ssd-detect")
     from ..runtime.stream import CODECS, OverlayOptions, load_detector
     from ..runtime.stream.overlay import DEFAULT_OVERLAY
     overlay = OverlayOptions.parse(args.overlay, alpha=args.alpha, fps=False)
     items = expand(args.inputs)
-    os.makedirs(args.output_dir, exist_ok=True)
+    with disk_errors(args.output_dir):
+        os.makedirs(args.output_dir, exist_ok=True)
+    clean_stale(args.output_dir)         # .part files a killed run left behind
     det = load_detector(args.model, **detector_kwargs(args))
     overlay = overlay.for_model(det.spec.num_classes, args.overlay != DEFAULT_OVERLAY)
     names, results = _Names(args.output_dir), []

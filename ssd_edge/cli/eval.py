@@ -15,6 +15,7 @@ import sys
 from ..errors import SsdEdgeError, missing_extra
 from ..fileio import make_parent
 from .common import BACKEND_CHOICES, NMS as _NMS, add_threads_flag, cli_entry, threads_arg
+from .ranges import check_numeric_args
 
 EPILOG = """defaults follow pytorch-ssd's eval_ssd.py: confidence threshold 0.01, NMS IoU 0.45,
 200 candidates per class, no cap on detections per image, VOC07 11-point AP at IoU > 0.5
@@ -100,7 +101,7 @@ def run_info(det, a):
 
 @cli_entry("ssd-eval")
 def main(argv=None):
-    a = build_parser().parse_args(argv)
+    a = check_numeric_args(build_parser().parse_args(argv))
     check_args(a)
     logging.basicConfig(level=logging.WARNING, format="ssd-eval: %(message)s")
     from ..data import load_dataset

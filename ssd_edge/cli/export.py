@@ -8,6 +8,7 @@ from ..errors import SsdEdgeError
 from ..fileio import make_parent
 from .common import NMS as _NMS, add_threads_flag, cli_entry, threads_arg
 from .export_triton import add_triton_flags
+from .ranges import check_numeric_args
 
 EPILOG = """artifacts (beside the checkpoint unless --output/--output-dir):
   model.onnx                FP32, input_0 -> scores, boxes (always written: the others derive from it)
@@ -120,6 +121,9 @@ def output_stem(model_path, a):
     folder = make_parent(stem)
     if not os.access(folder, os.W_OK):
         raise SsdEdgeError("output folder %s is not writable; pick another with --output-dir" % folder)
+    from ..fileio import clean_stale
+    for name in clean_stale(folder):     # what a killed export left behind
+        logging.getLogger("ssd_edge").info("removed %s, left by an interrupted run", name)
     return stem
 
 
@@ -167,7 +171,7 @@ def load_source(a):
 
 @cli_entry("ssd-export")
 def main(argv=None):
-    a = build_parser().parse_args(argv)
+    a = check_numeric_args(build_parser().parse_args(argv))
     logging.basicConfig(level=logging.WARNING, format="ssd-export: %(message)s")
     if a.inspect:
         from ..export.inspect import inspect_artifact, format_inspection
@@ -217,7 +221,9 @@ def main(argv=None):
                        and x.precision == prec] or arts[:1]
         # A folder of its own: the config, labels.txt and Makefile never overwrite the user's.
         ds_dir = source.stem + "_deepstream"
-        os.makedirs(ds_dir, exist_ok=True)
+        from ..fileio import disk_errors
+        with disk_errors(ds_dir):
+            os.makedirs(ds_dir, exist_ok=True)
         written = write_deepstream(onnx_for_ds[0].path, source.spec, ds_dir, precision=prec)
         echo("DeepStream: " + ", ".join(str(w) for w in written))
     print("\n".join(summary_lines(arts)))

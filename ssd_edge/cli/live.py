@@ -11,6 +11,7 @@ import sys
 
 from ..errors import SsdEdgeError
 from .common import BACKEND_CHOICES, cli_entry, add_threads_flag, threads_arg
+from .ranges import check_numeric_args
 
 
 def parse_thresholds(text):
@@ -117,6 +118,9 @@ def build_parser():
     p.add_argument("--output", action="append", default=[], metavar="URI",
                    help="display://0, out.mp4, out/%%05d.jpg or out.jsonl; repeat for several")
     p.add_argument("--serve", metavar="[HOST:]PORT", help="serve page, MJPEG, /stats, /detections")
+    p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                   help="with --serve on a non-loopback address: a further name clients may "
+                   "use for this machine in the Host header (repeat for several)")
     p.add_argument("--headless", action="store_true", help="never open a window")
     p.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
@@ -161,7 +165,7 @@ def source_options(args):
 
 @cli_entry("ssd-live")
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    args = check_numeric_args(build_parser().parse_args(argv))
     log_to_stderr("ssd-live")
     from ..runtime import stream as st
     src_opts = source_options(args)
@@ -177,7 +181,9 @@ def main(argv=None):
             stack.callback(s.close)
         stats = st.Stats()
         if args.serve is not None:
-            server = stack.enter_context(_closing(st.MjpegServer(args.serve, stats=stats).start()))
+            server = stack.enter_context(_closing(st.MjpegServer(args.serve, stats=stats,
+                                                                     allow_hosts=args.allow_host
+                                                                     ).start()))
             sinks.append(server)
             logging.getLogger("ssd_edge.stream").info("serving on %s", server.url)
         source.open()

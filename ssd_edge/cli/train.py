@@ -3,12 +3,13 @@ import logging
 import sys
 
 from .common import cli_entry
+from .ranges import check_numeric_args
 
 
 @cli_entry("ssd-train")
 def main(argv=None):
     from ..train.options import parse_options
-    opts = parse_options(argv)
+    opts = check_numeric_args(parse_options(argv))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     from ..eval.runner import evaluate_detector
     from ..train.trainer import train

@@ -5,6 +5,7 @@ import numpy as np
 
 from ..errors import SsdEdgeError
 from ..fileio import IMAGE_EXTENSIONS as IMAGE_EXTS
+from ..imagecheck import read_image
 
 #: INT8 without calibration images: the one message (random calibration is never used).
 CALIB_REQUIRED = ("--int8 needs --calib DIR: a folder of images like the ones the camera will "
@@ -41,7 +42,10 @@ def load_calibration(folder, spec, count=300, seed=0):
         paths = [paths[i] for i in pick]
     frames = []
     for p in paths:
-        img = cv2.imread(p, cv2.IMREAD_COLOR)
+        try:
+            img = read_image(p)         # a header claiming a huge size is skipped undecoded
+        except SsdEdgeError:
+            img = None
         if img is not None:
             frames.append(pre([img])[0])
     if not frames:

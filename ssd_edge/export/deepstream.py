@@ -26,7 +26,7 @@ import os
 
 from ..contract import DECODED_OUTPUTS, NMS_OUTPUTS
 from ..errors import SsdEdgeError
-from ..fileio import atomic_write_text
+from ..fileio import atomic_write_text, disk_errors
 
 PARSER_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "deepstream_parser")
 PARSER_SOURCE = "nvdsparsebbox_ssd_edge.cpp"
@@ -199,7 +199,8 @@ def write_deepstream(onnx_path, spec, out_dir, precision="fp16", camera="usb", d
     if not os.path.isfile(str(onnx_path)):
         raise SsdEdgeError("expected an ONNX file for DeepStream, got %s (not found)" % onnx_path)
     out_dir = str(out_dir)
-    os.makedirs(out_dir, exist_ok=True)
+    with disk_errors(out_dir):
+        os.makedirs(out_dir, exist_ok=True)
     onnx_rel = os.path.relpath(os.path.abspath(str(onnx_path)), os.path.abspath(out_dir))
     engine_rel = "%s_b1_gpu0_%s.engine" % (onnx_rel, precision)   # nvinfer's own naming
     with open(os.path.join(PARSER_DIR, PARSER_SOURCE), "r", encoding="utf-8") as f:

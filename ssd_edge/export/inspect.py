@@ -34,7 +34,7 @@ def inspect_artifact(path):
         info.update(kind="onnx", spec=spec.to_dict() if spec else None,
                     inputs=_io(m.graph.input), outputs=_io(m.graph.output),
                     operators=operator_report(m),
-                    nms=json.loads(meta[NMS_KEY]) if NMS_KEY in meta else None,
+                    nms=_json_field(meta, NMS_KEY, path),
                     plugin=plugin_attributes(m))
     elif path.endswith(".ort"):
         info.update(_inspect_ort(path))
@@ -61,9 +61,19 @@ def _inspect_ort(path):
     except Exception as e:
         raise SsdEdgeError("expected an ONNX Runtime .ort model in %s (%s)" % (path, str(e)[:100]))
     meta = sess.get_modelmeta().custom_metadata_map
-    spec = json.loads(meta[SPEC_KEY]) if SPEC_KEY in meta else None
+    spec = _json_field(meta, SPEC_KEY, path)
     io = lambda xs: [{"name": x.name, "dtype": x.type, "shape": x.shape} for x in xs]  # noqa: E731
     return {"kind": "ort", "spec": spec, "inputs": io(sess.get_inputs()), "outputs": io(sess.get_outputs())}
+
+
+def _json_field(meta, key, path):
+    if key not in meta:
+        return None
+    try:
+        return json.loads(meta[key])
+    except (ValueError, RecursionError) as e:
+        raise SsdEdgeError("expected JSON in the %s metadata of %s, got unparsable text (%s)"
+                           % (key, path, str(e)[:100]))
 
 
 def _inspect_engine(path):
@@ -71,7 +81,7 @@ def _inspect_engine(path):
     if not os.path.exists(side):
         return {"kind": "engine", "sidecar": None,
                 "matches_this_machine": "unknown: no sidecar %s (rebuild with ssd-export --engine)" % side}
-    sidecar = read_sidecar(path)
+    sidecar = read_sidecar(path)        # one line for unparsable JSON or forged field types
     digest = file_sha256(path)
     verdict = "unknown: TensorRT is not installed here"
     try:

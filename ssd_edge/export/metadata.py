@@ -1,4 +1,6 @@
 """The DetectorSpec inside an ONNX model: ``metadata_props["ssd_edge.spec"]`` (docs/architecture.md §3)."""
+import os
+
 from ..contract import SPEC_KEY
 from ..errors import SsdEdgeError
 from ..spec import DetectorSpec
@@ -26,6 +28,10 @@ def get_spec(model):
 def load_onnx(path):
     """Load an ONNX file with a one-line error for missing or garbage files."""
     import onnx
+    from ..safety import check_external_data
+    if not os.path.isfile(str(path)):
+        raise SsdEdgeError("ONNX file %s does not exist" % path)
+    check_external_data(path)     # before onnx.load follows any external-data location
     try:
         return onnx.load(str(path))
     except FileNotFoundError:

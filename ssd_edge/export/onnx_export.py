@@ -1,8 +1,8 @@
 """PyTorch → ONNX with the docs/architecture.md §3 contract, simplified with onnxsim, spec in the metadata."""
 import logging
 import os
-import tempfile
 
+from ..fileio import make_temp_dir
 from .graph import ensure_node_names
 from .metadata import save_onnx, set_spec
 
@@ -30,7 +30,7 @@ def export_onnx(model, spec, path, options):
     if options.dynamic_batch:
         axes = {INPUT_NAME: {0: "batch"}, OUTPUT_NAMES[0]: {0: "batch"}, OUTPUT_NAMES[1]: {0: "batch"}}
     notes = []
-    with tempfile.TemporaryDirectory(dir=os.path.dirname(os.path.abspath(str(path)))) as tmp:
+    with make_temp_dir(os.path.dirname(os.path.abspath(str(path)))) as tmp:
         raw = os.path.join(tmp, "raw.onnx")
         kwargs = dict(input_names=[INPUT_NAME], output_names=list(OUTPUT_NAMES),
                       opset_version=options.opset, dynamic_axes=axes, do_constant_folding=True)

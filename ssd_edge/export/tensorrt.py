@@ -259,6 +259,8 @@ def _sidecar(trt, gpu, onnx_path, engine_path, options, summary, spec, io, batch
 def _existing(path):
     if not os.path.isfile(path):
         raise SsdEdgeError("expected an ONNX file at %s, got nothing there" % path)
+    from ..safety import check_external_data
+    check_external_data(path)       # TensorRT's parser follows external-data locations too
     return path
 
 

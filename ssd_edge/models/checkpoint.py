@@ -47,6 +47,8 @@ def read_state_dict(path: PathLike, what: str = "checkpoint",
         raise SsdEdgeError("expected a %s file, got a directory: %s" % (what, path))
     if os.path.getsize(path) == 0:
         raise SsdEdgeError("%s %s is empty (0 bytes); expected %s" % (what, path, expected))
+    from ..safety import check_checkpoint_archive
+    check_checkpoint_archive(path)      # declared sizes only: nothing is inflated
     sha = file_sha256(path)
     try:
         with warnings.catch_warnings():
@@ -94,11 +96,40 @@ def _load_error(path: PathLike, err: Exception) -> SsdEdgeError:
                             "and plain containers are accepted (weights_only); re-save the "
                             "weights as a plain state_dict from code you trust"
                             % (path, found.group(1)))
+    if not _looks_like_checkpoint(path):
+        return SsdEdgeError("cannot read %s as a PyTorch checkpoint: expected a zip archive or "
+                            "a pickle (what torch.save writes), got neither (%s); pass the .pth "
+                            "that training wrote, or an exported .onnx"
+                            % (path, _describe_start(path)))
     first = text.strip().splitlines()[0] if text.strip() else ""
     if "Weights only load failed" in first:
         first = "not a pickle of tensors"
     return SsdEdgeError("cannot read %s as a PyTorch checkpoint (truncated or not a .pth file: "
                         "%s: %s)" % (path, type(err).__name__, first[:160]))
+
+
+def _looks_like_checkpoint(path: PathLike) -> bool:
+    """True when the file starts as ``torch.save`` writes: a zip archive or a pickle (0x80)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError:
+        return True
+    return head.startswith(b"PK") or head[:1] == b"\x80"
+
+
+def _describe_start(path: PathLike) -> str:
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+    except OSError:
+        return "unreadable"
+    try:
+        text = head.decode("utf-8")
+        return "it starts with the text %r" % text.splitlines()[0][:30] if text.strip() \
+            else "blank text"
+    except UnicodeDecodeError:
+        return "it starts with bytes %s" % head[:8].hex()
 
 
 def load_checkpoint(path: PathLike, labels: Any = None, net: Optional[str] = None,
@@ -238,6 +269,20 @@ def load_base_net(net: Any, path: PathLike, arch: Optional[str] = None) -> Any:
     return loaded
 
 
+def torch_save(obj: Any, path: PathLike) -> None:
+    """``torch.save`` to ``path``, a full disk or read-only folder raised as the ``OSError`` it is
+    (torch's own writer reports it as "unexpected pos" in a RuntimeError)."""
+    import torch
+    try:
+        with open(path, "wb") as f:
+            torch.save(obj, f)
+    except RuntimeError as e:
+        cause = e.__context__ or e.__cause__
+        if isinstance(cause, OSError):
+            raise cause
+        raise
+
+
 def save_checkpoint(model: Any, spec: DetectorSpec, path: PathLike, half: bool = False) -> Any:
     """Write ``model``'s plain state_dict to ``path`` (what pytorch-ssd loads), ``labels.txt``
     beside it (BACKGROUND first) and ``<path>.spec.json`` (the spec, with the file's sha256).
@@ -247,8 +292,6 @@ def save_checkpoint(model: Any, spec: DetectorSpec, path: PathLike, half: bool =
     into the FP32 net. Every file is written atomically. Returns the spec as written to the
     sidecar.
     """
-    import torch
-
     path = os.fspath(path)
     if getattr(model, "num_classes", spec.num_classes) != spec.num_classes:
         raise SsdEdgeError("model has %d classes but the spec lists %d labels"
@@ -258,7 +301,7 @@ def save_checkpoint(model: Any, spec: DetectorSpec, path: PathLike, half: bool =
         (k, v.detach().cpu().half() if half and v.is_floating_point() else v.detach().cpu())
         for k, v in model.state_dict().items())
     with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+        torch_save(state, tmp)
         sha = file_sha256(tmp)
     folder = os.path.dirname(os.path.abspath(path))
     atomic_write_text(os.path.join(folder, "labels.txt"), "\n".join(spec.labels) + "\n")

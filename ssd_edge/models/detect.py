@@ -72,7 +72,8 @@ def detect_arch(state_dict, net=None):
     else:
         misfit = "first missing key: %r" % [k for k in arch_keys(best) if k not in have][0]
     if net is not None:
-        raise SsdEdgeError("checkpoint keys do not fit %s (%s); pass net=None to detect the net"
+        raise SsdEdgeError("checkpoint keys do not fit %s (%s); drop --net (net=None in "
+                           "Python) to detect the net"
                            % (net, misfit))
     raise SsdEdgeError("unknown architecture: closest known net is %s (%d of its %d keys match), "
                        "%s; expected a pytorch-ssd state_dict of one of %s"

@@ -7,7 +7,7 @@ size (read from the graph) are the whole description. With ``net`` the zoo's spe
 is used instead (priors included, e.g. to re-export with NMS in the graph).
 
 One builder for the runtime and ssd-export. No torch and no ``onnx`` package here: the graph
-is described by an :class:`~ssd_edge.runtime.onnxinfo.OnnxInfo`-like value (``inputs`` /
+is described by an :class:`~ssd_edge.onnxinfo.OnnxInfo`-like value (``inputs`` /
 ``outputs`` with ``name`` and ``shape``), and the zoo's tables in :mod:`ssd_edge.models.specs`
 need no torch.
 """
@@ -24,7 +24,7 @@ def foreign_spec(name, info, labels, net=None, mean=None, std=None):
 
     Args:
         name: the file's name, for messages.
-        info: its :class:`~ssd_edge.runtime.onnxinfo.OnnxInfo` (one image input ``[B, 3, H, W]``
+        info: its :class:`~ssd_edge.onnxinfo.OnnxInfo` (one image input ``[B, 3, H, W]``
             with fixed H, W; outputs ``scores``/``boxes`` or the four NMS outputs).
         labels: class names, ``BACKGROUND`` first (required).
         net: a zoo arch name, or None for a spec without prior levels.

@@ -3,7 +3,7 @@
 Where the spec lives, per kind:
 
 * ``.onnx`` (also ``.fp16.onnx`` / ``.int8.onnx``): ``metadata_props["ssd_edge.spec"]``, read by
-  :mod:`ssd_edge.runtime.onnxinfo` without the ``onnx`` package;
+  :mod:`ssd_edge.onnxinfo` without the ``onnx`` package;
 * ``.ort`` (ONNX Runtime's format): the same key in the session's ``modelmeta``;
 * ``.engine`` / ``.plan``: the sidecar ``<engine>.json`` (key ``"spec"``) written beside the plan;
 * ``.tflite`` (LiteRT) / ``.ncnn.param`` (ncnn): see :mod:`ssd_edge.mobileinfo`;
@@ -26,7 +26,9 @@ from ..errors import SsdEdgeError, missing_extra
 from ..labels import model_labels as read_labels  # noqa: F401  (this module's old name)
 from ..spec import DetectorSpec
 from .backends.registry import ARTIFACT_KINDS, load_target
-from .onnxinfo import OnnxInfo, read_onnx_info
+from ..onnxinfo import OnnxInfo, read_onnx_info
+from ..safety import check_external_data
+from ..validate import check_spec_against_graph
 
 log = logging.getLogger("ssd_edge.runtime")
 
@@ -117,6 +119,7 @@ def open_artifact(path, labels=None, net=None, mean=None, std=None, resolution=N
     info, sidecar, meta = None, None, {}
     if kind == "onnx":
         info = read_onnx_info(path)
+        check_external_data(path)       # before any backend follows a location out of the folder
         meta = info.metadata
     elif kind == "ort":
         meta = _ort_metadata(path)
@@ -132,6 +135,7 @@ def open_artifact(path, labels=None, net=None, mean=None, std=None, resolution=N
     else:
         spec = _parse_spec(meta[SPEC_KEY], path)
     spec = _apply_overrides(spec, labels, net, mean, std, path, foreign)
+    check_spec_against_graph(spec, info, path, priors=not foreign)
     precision = _precision(spec, info, path, sidecar)
     return Artifact(path, kind, spec, precision, info, sidecar, None, foreign)
 
@@ -202,7 +206,7 @@ def _apply_overrides(spec, labels, net, mean, std, path, foreign):
                                                                     len(labels), len(spec.labels)))
         changes["labels"] = tuple(labels)
     if net is not None and not foreign and net != spec.arch:
-        raise SsdEdgeError("%s is a %s model (from its embedded spec), got net=%r; drop --net, "
+        raise SsdEdgeError("%s is a %s model (from its embedded spec), got --net %r; drop --net, "
                            "which only describes foreign ONNX models" % (name, spec.arch, net))
     for key, value in (("mean", mean), ("std", std)):
         if value is not None:

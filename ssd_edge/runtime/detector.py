@@ -4,9 +4,11 @@
 then on ``det(frame)`` runs preprocess → backend → post-processing, timing each stage. A backend
 that owns the whole frame path (``detect_batch``) is handed the frames directly.
 """
+import contextlib
 import json
 import logging
 import os
+import threading
 import time
 
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
@@ -25,6 +27,7 @@ from .postprocess import (DetectOptions, effective_nms, outputs_to_detections,
 from ..preprocess import Preprocessor, check_frame
 
 PathLike = Union[str, "os.PathLike[str]"]
+from ..validate import check_detect_options
 
 log = logging.getLogger("ssd_edge.runtime")
 
@@ -76,11 +79,16 @@ class Detector:
         self.classes = classes
         self.class_thresholds = class_thresholds
         self.last_timings = {"preprocess": 0.0, "inference": 0.0, "postprocess": 0.0}
+        # One Detector may serve several threads: a backend that is not safe to enter twice
+        # (OpenCV's Net, a TensorRT context, CUDA graphs) runs one call at a time.
+        self._lock = contextlib.nullcontext() if getattr(backend, "thread_safe", False) \
+            else threading.Lock()
         owns = owns_frame_path(backend)
         self._pre = None if owns else Preprocessor(self.spec)  # type: Optional[Preprocessor]
         self._layout = "nms" if artifact.has_nms or "num_detections" in backend.outputs \
             else "decoded"
         self.graph_nms = _graph_nms(artifact) if self._layout == "nms" else None
+        self.options()      # range-checks the settings now, not at the first frame
 
     @classmethod
     def load(cls, path: Optional[PathLike] = None, backend: Optional[str] = "auto",
@@ -120,6 +128,10 @@ class Detector:
             resolution: a ``.pth``'s input size (``N`` or ``"WxH"``; see
                 :func:`ssd_edge.models.load_checkpoint`) — weights do not record it.
         """
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
+                                    or threads < 1):
+            raise SsdEdgeError("expected threads >= 1 (or None for the backend's default), got %r"
+                               % (threads,))
         if path is None:
             from .stream.api import require_bundled_model
             path = require_bundled_model("pass a model: Detector.load(\"model.onnx\")")
@@ -171,6 +183,8 @@ class Detector:
 
     def options(self) -> DetectOptions:
         """The current settings as a :class:`DetectOptions` (what backends receive)."""
+        check_detect_options(self.conf_threshold, self.iou_threshold, self.candidate_size,
+                             self.top_k, self.max_detections)
         return DetectOptions(
             float(self.conf_threshold), float(self.iou_threshold), int(self.candidate_size),
             int(self.top_k), int(self.max_detections), self.spec.labels,
@@ -208,11 +222,12 @@ class Detector:
         return results
 
     def _owned_path(self, frames: Any, options: DetectOptions) -> List[Detections]:
-        t0 = time.perf_counter()
-        out = self.backend.detect_batch(frames, options)
-        total = (time.perf_counter() - t0) * 1e3
-        self.last_timings = dict(getattr(self.backend, "last_timings", None) or
-                                 {"preprocess": 0.0, "inference": total, "postprocess": 0.0})
+        with self._lock:
+            t0 = time.perf_counter()
+            out = self.backend.detect_batch(frames, options)
+            total = (time.perf_counter() - t0) * 1e3
+            self.last_timings = dict(getattr(self.backend, "last_timings", None) or
+                                     {"preprocess": 0.0, "inference": total, "postprocess": 0.0})
         return out
 
     def _chunks(self, frames: List[np.ndarray]) -> List[List[np.ndarray]]:
@@ -234,7 +249,8 @@ class Detector:
         else:
             batch = pre(frames)
         t1 = time.perf_counter()
-        outputs = self.backend({self.backend.inputs[0]: batch})
+        with self._lock:
+            outputs = self.backend({self.backend.inputs[0]: batch})
         t2 = time.perf_counter()
         sizes = [(f.shape[1], f.shape[0]) for f in frames]
         dets = outputs_to_detections(outputs, sizes, options, self._layout)

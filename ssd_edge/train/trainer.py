@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from ..errors import SsdEdgeError
-from ..fileio import atomic_path
+from ..fileio import atomic_path, disk_errors
 from .augment import EvalTransform, TrainTransform
 from .data import TrainSet, open_datasets
 from .dist import Dist, autocast, grad_scaler
@@ -88,8 +88,9 @@ def save_train_state(path, net, optimizer, scaler, epoch, step, spec, best):
              "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
              "epoch": int(epoch), "step": int(step), "spec": spec.to_json(),
              "best_loss": float(best)}
+    from ..models.checkpoint import torch_save
     with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+        torch_save(state, tmp)
 
 
 def load_resume(path, net, optimizer, scaler):
@@ -157,7 +158,14 @@ def _train(opts, dist, evaluate=None):
     train_sets, val_set, names = open_datasets(opts)
     net, spec = build_net(opts, names)
     if dist.main:
-        os.makedirs(opts.model_dir, exist_ok=True)
+        with disk_errors(opts.model_dir):
+            os.makedirs(opts.model_dir, exist_ok=True)
+            probe = os.path.join(opts.model_dir, ".ssd-train-write-test")
+            with open(probe, "wb") as f:        # read-only or full: say so before training
+                f.write(b"\0" * 4096)
+                f.flush()
+                os.fsync(f.fileno())
+            os.unlink(probe)
         if not os.access(opts.model_dir, os.W_OK):
             raise SsdEdgeError("expected a writable --model-dir, got %s" % opts.model_dir)
     device = dist.device

@@ -9,7 +9,8 @@ import ast
 import pathlib
 
 CORE = ("spec", "priors", "boxes", "nms", "detections", "errors", "fileio", "contract", "labels",
-        "preprocess", "mobileinfo", "spec_check")
+        "preprocess", "mobileinfo", "spec_check", "onnxinfo", "safety", "validate", "imagecheck",
+        "cstderr")
 BUILD = ("models", "export", "data", "train")
 TOOLS = ("eval", "bench", "cli", "doctor", "demo", "serving")
 

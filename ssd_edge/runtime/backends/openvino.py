@@ -15,6 +15,8 @@ Inference precision per artifact:
 compiled model.
 """
 import os
+import re
+import threading
 
 from ...errors import SsdEdgeError, missing_extra
 
@@ -50,11 +52,12 @@ class OpenVINOBackend:
             model = core.read_model(artifact.path)
             self.compiled = core.compile_model(model, self.device, config)
         except RuntimeError as e:
-            lines = [ln for ln in str(e).splitlines() if ln.strip()]
-            raise SsdEdgeError("OpenVINO cannot load %s on %s: %s" % (
-                os.path.basename(artifact.path), self.device, lines[0] if lines else e))
+            raise SsdEdgeError("OpenVINO cannot load %s on %s: %s; use the ort backend" % (
+                os.path.basename(artifact.path), self.device, openvino_reason(e)))
         self.precision = run_precision(self.compiled, artifact.precision)
         self.request = self.compiled.create_infer_request()
+        self._local = threading.local()
+        self._local.request = self.request
         onnx = artifact.onnx
         self.inputs = _names(self.compiled.inputs, onnx.inputs if onnx else ())
         self.outputs = _names(self.compiled.outputs, onnx.outputs if onnx else ())
@@ -63,14 +66,36 @@ class OpenVINOBackend:
         dim = shape[0]
         self.batch_size = dim.get_length() if dim.is_static else None
 
+    #: Each calling thread gets its own infer request (one request runs one inference at a
+    #: time: "Infer Request is busy"), so a Detector shared by threads runs them in parallel.
+    thread_safe = True
+
     def __call__(self, feeds):
         """Run the model; ``feeds`` maps input names to arrays; returns output name → array."""
-        result = self.request.infer(feeds)      # copies outputs (share_outputs defaults False)
+        request = getattr(self._local, "request", None)
+        if request is None:
+            request = self._local.request = self.compiled.create_infer_request()
+        result = request.infer(feeds)           # copies outputs (share_outputs defaults False)
         return {name: result[port] for name, port in self._ports.items()}
 
     def close(self):
         self.request = None
         self.compiled = None
+        self._local = threading.local()
+
+
+_OV_NOISE = re.compile(r"^(Exception from \S+:\d+:?|Check '.*' failed at \S+:\d+:?|"
+                       r"FrontEnd API failed with \w+:?|Summary:)$")
+
+
+def openvino_reason(err):
+    """The line of an OpenVINO exception that says what is wrong: its messages open with
+    source locations ("Exception from src/inference/src/cpp/core.cpp:84:") and summaries."""
+    lines = [ln.strip().lstrip("-").strip() for ln in str(err).splitlines()]
+    real = [ln for ln in lines if ln and not _OV_NOISE.match(ln)]
+    if not real:
+        return type(err).__name__
+    return "; ".join(real[:2])[:300]
 
 
 def _names(ports, declared):

@@ -30,6 +30,9 @@ class OrtBackend:
         # tensor at ORT's default level, none of them actionable for a user.
         opts.log_severity_level = 3
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Errors only: ORT's "[W:onnxruntime:...]" lines would land among the CLIs' one-line
+        # messages; what goes wrong is raised and reported by the Detector.
+        opts.log_severity_level = 3
         if threads:
             opts.intra_op_num_threads = int(threads)
         providers = _providers(ort.get_available_providers(), device, artifact)
@@ -44,6 +47,9 @@ class OrtBackend:
         self.batch_size = dim if isinstance(dim, int) and dim > 0 else None
         self.providers = self.session.get_providers()
         self.device = self.providers[0].replace("ExecutionProvider", "")
+
+    #: ``InferenceSession.run`` may be called from several threads at once (ORT documents it).
+    thread_safe = True
 
     def __call__(self, feeds):
         """Run the graph; ``feeds`` maps input names to arrays; returns output name → array."""

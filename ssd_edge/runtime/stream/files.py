@@ -4,6 +4,7 @@ import time
 
 from ...errors import SsdEdgeError
 from ...fileio import IMAGE_EXTENSIONS as IMAGE_EXTS
+from ...cstderr import library_output
 from .frames import Frame, Source, import_cv2, transform
 
 VIDEO_EXTS = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv",
@@ -52,12 +53,17 @@ class VideoFileSource(Source):
         cv2 = import_cv2()
         if not os.path.isfile(self.path):
             raise SsdEdgeError("expected a video file, got %s, which does not exist" % self.path)
-        self._cap = cv2.VideoCapture(self.path)
-        ok, image = (self._cap.read() if self._cap.isOpened() else (False, None))
+        if os.path.getsize(self.path) == 0:
+            raise SsdEdgeError("expected a video in %s, got an empty file" % self.path)
+        with library_output(replay=False) as caught:    # FFmpeg's lines: the reason below
+            self._cap = cv2.VideoCapture(self.path)
+            ok, image = (self._cap.read() if self._cap.isOpened() else (False, None))
         if not ok or image is None:
             self.close()
-            raise SsdEdgeError("cannot read video %s: OpenCV could not decode a frame; expected a "
-                               "readable video (.mp4, .avi, .mkv ...), check the file" % self.path)
+            raise SsdEdgeError("cannot read video %s: %s; expected a readable video (.mp4, .avi, "
+                               ".mkv ...), check the file" % (self.path, caught.reason or
+                                                              "OpenCV could not decode a frame"))
+        caught.replay()
         fps = self._cap.get(cv2.CAP_PROP_FPS)
         self.fps = float(fps) if fps and 0 < fps < 1000 else None
         if self.options.rate is None and self.options.native_rate and self.fps:
@@ -136,10 +142,8 @@ class ImageSource(Source):
                 return None
         path = self.paths[self._i % n]
         t0 = time.perf_counter()
-        image = cv2.imread(path, cv2.IMREAD_COLOR)
-        if image is None:
-            raise SsdEdgeError("cannot read image %s: OpenCV could not decode it; expected a "
-                               "readable image file" % path)
+        from ...imagecheck import read_image
+        image = read_image(path)        # one line for empty, undecodable or huge images
         image = transform(cv2, image, self.options)
         cap_ms = (time.perf_counter() - t0) * 1e3
         self._pace.wait()

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ...errors import SsdEdgeError
+from ...imagecheck import import_cv2  # noqa: F401  (one OpenCV importer for all zones)
 
 #: Flip / rotation names, as jetson-inference's ``--input-flip`` spells them.
 FLIPS = ("none", "horizontal", "vertical", "rotate-180", "clockwise", "counterclockwise")
@@ -18,6 +19,11 @@ FLIPS = ("none", "horizontal", "vertical", "rotate-180", "clockwise", "countercl
 #:   pts: seconds into the source (media time for a video file, seconds since opening otherwise).
 #:   capture_ms: time spent decoding and converting this frame, in milliseconds.
 Frame = collections.namedtuple("Frame", "image index timestamp pts capture_ms")
+
+
+#: Upper bounds of the frame size and rate a source may be asked for (a 16K frame, 1000 FPS):
+#: larger values are refused before anything is allocated.
+_LIMITS = {"width": 16384, "height": 16384, "rate": 1000.0}
 
 
 @dataclass(frozen=True)
@@ -53,22 +59,13 @@ class SourceOptions:
             raise SsdEdgeError("expected --flip in %s, got %r" % (", ".join(FLIPS), self.flip))
         for name in ("width", "height", "rate"):
             v = getattr(self, name)
-            if v is not None and v <= 0:
-                raise SsdEdgeError("expected a positive --%s, got %s" % (name, v))
+            if v is not None and not 0 < v <= _LIMITS[name]:     # NaN fails too
+                raise SsdEdgeError("expected a positive --%s of at most %s, got %s"
+                                   % (name, _LIMITS[name], v))
         if (self.width is None) != (self.height is None):
             raise SsdEdgeError("expected --width and --height together, got only one of them")
         if self.loop < -1:
             raise SsdEdgeError("expected --loop >= -1 (-1 loops forever), got %d" % self.loop)
-
-
-def import_cv2():
-    """Import OpenCV or raise the error that names the extra providing it."""
-    try:
-        import cv2
-    except ImportError:
-        from ...errors import missing_extra
-        raise missing_extra("cv2 (OpenCV)", "cv")
-    return cv2
 
 
 def has_gstreamer(cv2):

@@ -11,8 +11,12 @@ import time
 
 from ...errors import SsdEdgeError
 from .frames import Frame, Source, import_cv2, transform
+from .redact import redact_uri
 
 log = logging.getLogger("ssd_edge.stream")
+
+#: Frames in a row that a live source may deliver undecodable before it counts as lost.
+MAX_UNDECODABLE = 30
 
 
 class CvReader:
@@ -23,7 +27,7 @@ class CvReader:
         self.cap = cv2.VideoCapture(target, api)
         if not self.cap.isOpened():
             self.cap.release()
-            raise SsdEdgeError("cannot open %s; %s" % (describe, _HINT))
+            raise SsdEdgeError("cannot open %s; %s" % (redact_uri(describe), _HINT))
         if options.width is not None and not isinstance(target, str):
             self.cap.set(cv2.CAP_PROP_FRAME_WIDTH, options.width)
             self.cap.set(cv2.CAP_PROP_FRAME_HEIGHT, options.height)
@@ -51,12 +55,17 @@ class LiveSource(Source):
     """A live source built from ``opener() -> reader`` (see :class:`CvReader`).
 
     ``software_flip=False`` when the reader already flips (a CSI pipeline's ``nvvidconv``).
+    ``ends=True`` when a reader that stops delivering has reached its end (a ``gst://`` pipeline
+    from a file): the source then ends like a file instead of being reopened.
     """
 
     live = True
 
-    def __init__(self, uri, opener, options=None, software_flip=True):
+    def __init__(self, uri, opener, options=None, software_flip=True, ends=False):
         super().__init__(uri, options)
+        self._ends = ends
+        self._ended = False
+        self._pending = None
         self._opener = opener
         self._flip = software_flip
         self._reader = None
@@ -77,24 +86,63 @@ class LiveSource(Source):
         with self._cond:
             got = self._cond.wait_for(lambda: self._slot is not None or self._error is not None,
                                       timeout=self.options.open_timeout)
-            error = self._error
+            # A frame that arrived counts even when the source failed right after it: read()
+            # delivers it, then raises the error.
+            error = self._error if self._slot is None else None
         if error is not None or not got:
             self.close()
             raise error or SsdEdgeError(
                 "%s opened but delivered no frame in %.0f s; %s"
-                % (self.uri, self.options.open_timeout, _HINT))
+                % (redact_uri(self.uri), self.options.open_timeout, _HINT))
         return self
 
     def _run(self):
+        try:
+            self._capture()
+        except Exception as e:      # a driver or decoder failure must not leave read() waiting
+            with self._cond:
+                self._error = SsdEdgeError("capture from %s failed: %s: %s"
+                                           % (redact_uri(self.uri), type(e).__name__,
+                                              str(e).splitlines()[0] if str(e) else ""))
+                self._cond.notify_all()
+
+    def _grab(self):
+        try:
+            return self._reader.grab()
+        except (OSError, ValueError, MemoryError) as e:
+            self._reader.last_error = "%s: %s" % (type(e).__name__, e)
+            return False
+
+    def _image(self):
+        """The next decoded image, or None when the reader failed (or only sent undecodable
+        frames :data:`MAX_UNDECODABLE` times in a row, which counts as a lost source)."""
+        for _ in range(MAX_UNDECODABLE):
+            if not self._grab():
+                return None
+            try:
+                image = self._reader.retrieve()
+            except (OSError, ValueError, MemoryError):
+                image = None
+            if image is not None:
+                return image
+        self._reader.last_error = "%d frames in a row that do not decode" % MAX_UNDECODABLE
+        return None
+
+    def _capture(self):
         cv2 = import_cv2()
         while not self._stop.is_set():
-            if not self._reader.grab():
+            t0 = time.perf_counter()
+            image, self._pending = self._pending, None
+            if image is None:
+                image = self._image()
+            if image is None:
+                if self._ends and self._count:
+                    with self._cond:        # end of stream, not a lost camera
+                        self._ended = True
+                        self._cond.notify_all()
+                    return
                 if not self._reconnect():
                     return
-                continue
-            t0 = time.perf_counter()
-            image = self._reader.retrieve()
-            if image is None:
                 continue
             image = transform(cv2, image, self.options, flip=self._flip)
             frame = Frame(image, self._count, time.time(), time.monotonic() - self._t0,
@@ -109,27 +157,33 @@ class LiveSource(Source):
     def _reconnect(self):
         """Reopen with backoff; False (and the error set) when every attempt failed or on stop."""
         opts = self.options
+        reason = getattr(self._reader, "last_error", None)
         self._reader.close()
         wait, waited = opts.reconnect_backoff, 0.0
+        uri = redact_uri(self.uri)
         for attempt in range(1, opts.reconnect_attempts + 1):
-            log.warning("%s: no frame; reopening (attempt %d of %d) in %.1f s",
-                        self.uri, attempt, opts.reconnect_attempts, wait)
+            log.warning("%s: no frame%s; reopening (attempt %d of %d) in %.1f s",
+                        uri, " (%s)" % reason if reason else "", attempt,
+                        opts.reconnect_attempts, wait)
             if self._stop.wait(wait):
                 return False
             waited += wait
             wait = min(wait * 2, 8.0)
             try:
                 self._reader = self._opener()
-                if self._reader.grab():
-                    log.warning("%s: reopened", self.uri)
+                self._pending = self._image()       # reopened means a frame that decodes
+                if self._pending is not None:
+                    log.warning("%s: reopened", uri)
                     return True
+                reason = getattr(self._reader, "last_error", None) or reason
                 self._reader.close()
-            except SsdEdgeError:
-                pass
+            except SsdEdgeError as e:
+                reason = str(e)
         with self._cond:
             self._error = SsdEdgeError(
-                "lost %s: no frames after %d reopen attempts over %.1f s; %s"
-                % (self.uri, opts.reconnect_attempts, waited, _HINT))
+                "lost %s: no frames after %d reopen attempts over %.1f s%s; %s"
+                % (uri, opts.reconnect_attempts, waited,
+                   " (last: %s)" % reason if reason else "", _HINT))
             self._cond.notify_all()
         return False
 
@@ -141,17 +195,18 @@ class LiveSource(Source):
         """
         with self._cond:
             ok = self._cond.wait_for(
-                lambda: self._slot is not None or self._error is not None or self._stop.is_set(),
+                lambda: self._slot is not None or self._error is not None or self._stop.is_set()
+                or self._ended,
                 timeout=timeout)
             if self._slot is not None:
                 frame, self._slot = self._slot, None
                 return frame
             if self._error is not None:
                 raise self._error
-            if self._stop.is_set():
+            if self._stop.is_set() or self._ended:
                 return None
             if not ok:
-                raise TimeoutError("no frame from %s within %s s" % (self.uri, timeout))
+                raise TimeoutError("no frame from %s within %s s" % (redact_uri(self.uri), timeout))
         return None
 
     def close(self):

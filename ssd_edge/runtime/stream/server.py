@@ -12,10 +12,11 @@ import json
 import os
 import socket
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 from ...errors import SsdEdgeError
 from .frames import import_cv2
+from .httpguard import GuardedHTTPServer, GuardedHTTPServer6, HostPolicy
 from .mjpeg import BOUNDARY, part_header
 from .sinks import Sink, detection_record
 
@@ -54,19 +55,16 @@ def parse_bind(text):
     return host, int(port)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-
-class _Server6(_Server):
-    address_family = socket.AF_INET6
-
-
 class MjpegServer(Sink):
     """A sink serving the latest annotated frame, its detections and ``stats`` over HTTP."""
 
-    def __init__(self, bind=DEFAULT_HOST + ":8080", stats=None, quality=80, title="ssd-live"):
+    def __init__(self, bind=DEFAULT_HOST + ":8080", stats=None, quality=80, title="ssd-live",
+                 allow_hosts=()):
+        """``allow_hosts``: extra names the Host header may give (``--allow-host``), e.g. the
+        name a reverse proxy or a DNS entry uses for this machine."""
         super().__init__("http://%s" % (bind,))
+        self.allow_hosts = tuple(allow_hosts or ())
+        self.host_policy = None
         self.host, self.port = bind if isinstance(bind, tuple) else parse_bind(bind)
         self.stats, self.quality, self.title = stats, int(quality), title
         self._cond = threading.Condition()
@@ -82,7 +80,7 @@ class MjpegServer(Sink):
 
     def start(self):
         """Bind and serve in a background thread; raises SsdEdgeError when the port is taken."""
-        cls = _Server6 if ":" in self.host else _Server
+        cls = GuardedHTTPServer6 if ":" in self.host else GuardedHTTPServer
         try:
             self._httpd = cls((self.host, self.port), _Handler)
         except OSError as e:
@@ -93,6 +91,7 @@ class MjpegServer(Sink):
                                                              e.strerror or e))
         self._httpd.app = self
         self.port = self._httpd.server_address[1]   # the real port when 0 was asked for
+        self.host_policy = HostPolicy(self.host, self.port, self.allow_hosts)
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="ssd-http",
                                         kwargs={"poll_interval": 0.2}, daemon=True)
         self._thread.start()
@@ -149,12 +148,28 @@ class MjpegServer(Sink):
 
 class _Handler(BaseHTTPRequestHandler):
     server_version = "ssd-edge"
+    protocol_version = "HTTP/1.0"
+
+    def setup(self):
+        self.timeout = self.server.idle_timeout     # a silent client is dropped after this
+        super().setup()
+
+    def version_string(self):       # no Python version for a client to fingerprint
+        return self.server_version
+
+    def end_headers(self):
+        self.send_header("X-Content-Type-Options", "nosniff")
+        super().end_headers()
 
     def log_message(self, fmt, *args):   # keep the terminal for the status line
         pass
 
     def do_GET(self):
         app = self.server.app
+        if not app.host_policy.allows(self.headers.get("Host")):
+            # A Host this server does not answer to: DNS rebinding, or a misrouted request.
+            self._send(421, "text/plain", b"unknown Host; see ssd-live --allow-host\n")
+            return
         path = self.path.split("?", 1)[0]
         if path in ("/", "/index.html"):
             self._send(200, "text/html; charset=utf-8", app.page().encode())

@@ -15,13 +15,18 @@ Every sink is an object with ``open(frame_size, fps)``, ``write(image, frame, de
 ``image`` is the frame to show ((H, W, 3) uint8 BGR, overlay drawn), ``frame`` the source's
 :class:`~.frames.Frame` (raw image and its index/timestamps), ``dets`` its Detections (pixel boxes).
 """
+import errno
 import json
 import os
 
 from ...errors import SsdEdgeError
-from ...fileio import atomic_path, make_parent
+from ...fileio import atomic_write_bytes, disk_errors, disk_message, make_parent
 from .files import is_image
+from .diskspace import MIN_FREE_BYTES, free_bytes, probe_writable, remove_quietly, unplayable
 from .frames import import_cv2
+
+#: A video sink looks at the free space every this many frames.
+SPACE_CHECK_EVERY = 8
 
 #: Version of the ``.jsonl`` detection line and of ``/detections`` (docs/formats.md).
 DETECTIONS_SCHEMA = 1
@@ -76,15 +81,21 @@ class VideoSink(Sink):
         self._writer = None
         self._tmp = None
         self._size = None
+        self._failed = False
 
     def open(self, frame_size, fps=None):
         if self._writer is not None:
             return
         cv2 = import_cv2()
         folder = make_parent(self.path)
+        if os.path.isdir(self.path):
+            raise SsdEdgeError("cannot write %s: it is a folder; expected a video file path"
+                               % self.path)
         stem, ext = os.path.splitext(os.path.basename(self.path))
         self._tmp = os.path.join(folder, ".%s.part%s" % (stem, ext))
         self._size = (int(frame_size[0]), int(frame_size[1]))
+        # OpenCV says only "not opened" for a read-only or full folder: find the real reason.
+        probe_writable(self._tmp, self.path)
         rate = float(self.fps or fps or 30.0)
         self._writer = cv2.VideoWriter(self._tmp, cv2.VideoWriter_fourcc(*self.codec), rate,
                                        self._size)
@@ -101,19 +112,31 @@ class VideoSink(Sink):
         if (w, h) != self._size:
             cv2 = import_cv2()
             image = cv2.resize(image, self._size)   # a video keeps one size for all frames
+        if self.frames % SPACE_CHECK_EVERY == 0:
+            # cv2.VideoWriter.write reports nothing when the disk fills: look before writing.
+            need = max(MIN_FREE_BYTES, image.nbytes // 4)
+            if free_bytes(self._tmp) < need:
+                self._failed = True
+                raise SsdEdgeError(disk_message(self.path, OSError(errno.ENOSPC, "")))
         self._writer.write(image)
         self.frames += 1
 
     def close(self):
-        """Finalise the container (writes the index a player needs) and move it into place."""
+        """Finalise the container (writes the index a player needs) and move it into place,
+        after checking that it plays; a file that does not is removed and reported."""
         if self._writer is None:
             return
         self._writer.release()
         self._writer = None
-        if self.frames:
+        if not self.frames or self._failed:
+            remove_quietly(self._tmp)
+            return
+        why = unplayable(self._tmp)
+        if why:
+            remove_quietly(self._tmp)
+            raise SsdEdgeError("cannot finish %s: %s" % (self.path, why))
+        with disk_errors(self.path):
             os.replace(self._tmp, self.path)
-        elif os.path.exists(self._tmp):
-            os.unlink(self._tmp)
 
 
 class ImageSequenceSink(Sink):
@@ -132,16 +155,16 @@ class ImageSequenceSink(Sink):
             raise SsdEdgeError("expected an image extension (.jpg, .png ...) in %s" % self.pattern)
 
     def open(self, frame_size, fps=None):
-        make_parent(self.pattern % 0)
+        folder = os.path.dirname(os.path.abspath(self.pattern % 0))
+        with disk_errors(folder):
+            make_parent(self.pattern % 0)
 
     def write(self, image, frame=None, dets=None):
         cv2 = import_cv2()
         ok, data = cv2.imencode(self.ext, image)
         if not ok:
             raise SsdEdgeError("cannot encode a frame as %s" % self.ext)
-        with atomic_path(self.pattern % self.frames) as tmp:
-            with open(tmp, "wb") as f:
-                f.write(data.tobytes())
+        atomic_write_bytes(self.pattern % self.frames, data.tobytes())   # a full disk: one line
         self.frames += 1
 
 
@@ -159,22 +182,47 @@ class JsonlSink(Sink):
         if self._f is not None:
             return
         make_parent(self.path)
+        if os.path.isdir(self.path):
+            raise SsdEdgeError("cannot write %s: it is a folder; expected a .jsonl file path"
+                               % self.path)
         try:
-            self._f = open(self.path, "w", encoding="utf-8")
+            self._f = open(self.path, "wb", buffering=0)   # a line is on disk once written
         except OSError as e:
-            raise SsdEdgeError("cannot write %s: %s" % (self.path, e.strerror))
+            raise SsdEdgeError(disk_message(self.path, e))
+        self._good = 0
 
     def write(self, image, frame, dets):
         if self._f is None:
             self.open()
-        self._f.write(json.dumps(detection_record(frame, dets), separators=(",", ":")) + "\n")
-        self._f.flush()
+        line = json.dumps(detection_record(frame, dets), separators=(",", ":")) + "\n"
+        data = memoryview(line.encode("utf-8"))
+        try:
+            while data:
+                data = data[self._f.write(data):]
+        except OSError as e:
+            self._cut()         # whole lines only: a reader never sees half a record
+            raise SsdEdgeError(disk_message(self.path, e))
+        self._good += len(line.encode("utf-8"))
         self.frames += 1
+
+    def _cut(self):
+        f, self._f = self._f, None
+        try:
+            os.ftruncate(f.fileno(), self._good)
+        except (OSError, ValueError):
+            pass
+        try:
+            f.close()
+        except OSError:
+            pass
 
     def close(self):
         if self._f is not None:
-            self._f.close()
-            self._f = None
+            f, self._f = self._f, None
+            try:
+                f.close()
+            except OSError as e:
+                raise SsdEdgeError(disk_message(self.path, e))
 
 
 class DisplaySink(Sink):

@@ -122,7 +122,10 @@ def gst_source(pipeline, options):
     require_gstreamer(cv2, uri)
     if "appsink" not in pipeline:
         pipeline += " ! videoconvert ! video/x-raw, format=BGR ! appsink drop=true max-buffers=1"
-    return LiveSource(uri, lambda: CvReader(pipeline, cv2.CAP_GSTREAMER, options, uri), options)
+    # A pipeline that stops delivering reached its end (a filesrc, a finite test source): end of
+    # stream, not a camera to reopen forever.
+    return LiveSource(uri, lambda: CvReader(pipeline, cv2.CAP_GSTREAMER, options, uri), options,
+                      ends=True)
 
 
 def _stream_source(uri, options):

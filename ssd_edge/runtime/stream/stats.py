@@ -5,9 +5,10 @@ Memory stays flat however long the stream runs: per-stage samples live in fixed-
 All methods are thread-safe (the inference thread, the output thread and HTTP clients share one).
 """
 import collections
-import re
 import threading
 import time
+
+from .redact import public_name
 
 #: Pipeline stages, in the order a frame passes them. Each is a duration in milliseconds:
 #: capture = decode/convert in the source, preprocess/inference/postprocess as the detector
@@ -19,17 +20,6 @@ STAGES = ("capture", "preprocess", "inference", "postprocess", "draw", "end_to_e
 STATS_SCHEMA = 1
 
 
-_USERINFO = re.compile(r"^([a-zA-Z][\w+.-]*://)[^/@]*@")
-
-
-def public_source(uri):
-    """``uri`` as it may be shown: no ``user:password@``, query string or fragment (camera URLs
-    carry credentials and tokens there). ``rtsp://admin:pw@cam/live?token=x`` → ``rtsp://cam/live``."""
-    text = str(uri or "")
-    text = _USERINFO.sub(r"\1", text)
-    if "://" in text:
-        text = text.split("#", 1)[0].split("?", 1)[0]
-    return text
 
 
 class Stats:
@@ -102,8 +92,9 @@ class Stats:
             frames, dropped, size = self.frames, self.dropped, self.frame_size
         return {
             "schema": STATS_SCHEMA,
-            "model": str(self.model), "backend": str(self.backend),
-            "precision": str(self.precision), "source": public_source(self.source),
+            # No credentials, tokens or absolute paths for HTTP clients (docs/formats.md).
+            "model": public_name(self.model), "backend": str(self.backend),
+            "precision": str(self.precision), "source": public_name(self.source),
             "frames": frames, "dropped": dropped,
             "fps": round(self.fps(), 3),
             "uptime_s": round(self.uptime, 3),
