@@ -30,12 +30,18 @@ DETECTIONS_SCHEMA = 1
 CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "XVID"}
 
 
-def detection_record(frame, dets):
-    """The detection line for one frame: a JSON-ready dict (docs/formats.md, "Detection line")."""
+def detection_record(frame, dets, stream=None):
+    """The detection line for one frame: a JSON-ready dict (docs/formats.md, "Detection line").
+
+    ``stream``: the source's index when one output carries several sources' frames.
+    """
     h, w = frame.image.shape[:2]
-    return {"schema": DETECTIONS_SCHEMA, "index": int(frame.index),
-            "timestamp": round(float(frame.timestamp), 6), "pts": round(float(frame.pts), 6),
-            "frame_size": [int(w), int(h)], "detections": dets.to_list()}
+    record = {"schema": DETECTIONS_SCHEMA, "index": int(frame.index),
+              "timestamp": round(float(frame.timestamp), 6), "pts": round(float(frame.pts), 6),
+              "frame_size": [int(w), int(h)], "detections": dets.to_list()}
+    if stream is not None:
+        record["stream"] = int(stream)
+    return record
 
 
 class Sink:
@@ -167,9 +173,14 @@ class JsonlSink(Sink):
             raise SsdEdgeError("cannot write %s: %s" % (self.path, e.strerror))
 
     def write(self, image, frame, dets):
+        self.write_stream(None, image, frame, dets)
+
+    def write_stream(self, stream, image, frame, dets):
+        """Write the line with a ``stream`` field (one file for several sources)."""
         if self._f is None:
             self.open()
-        self._f.write(json.dumps(detection_record(frame, dets), separators=(",", ":")) + "\n")
+        record = detection_record(frame, dets, stream)
+        self._f.write(json.dumps(record, separators=(",", ":")) + "\n")
         self._f.flush()
         self.frames += 1
 
