@@ -231,14 +231,18 @@ class DisplaySink(Sink):
 
 
 def open_sink(uri, fps=None):
-    """Sink for ``uri``: ``display://N``, ``*.jsonl``, ``out/%05d.jpg`` or a video file."""
+    """Sink for ``uri``: ``display://N``, ``rtsp://HOST:PORT/PATH``, ``*.jsonl``,
+    ``out/%05d.jpg`` or a video file."""
     uri = os.fspath(uri)
     low = uri.lower()
     if low.startswith("display://"):
         return DisplaySink(uri)
+    if low.startswith("rtsp://"):
+        from .rtsp_out import RtspSink
+        return RtspSink(uri)
     if "://" in uri and not low.startswith("file://"):
-        raise SsdEdgeError("unknown output scheme %r; expected display://N, a video file, an "
-                           "image pattern (out/%%05d.jpg) or a .jsonl file" % uri.split("://")[0])
+        raise SsdEdgeError("unknown output scheme %r; expected display://N, rtsp://HOST:PORT/PATH, "
+                           "a video file, an image pattern (out/%%05d.jpg) or a .jsonl file" % uri.split("://")[0])
     path = uri[len("file://"):] if low.startswith("file://") else uri
     ext = os.path.splitext(path)[1].lower()
     if ext == ".jsonl":
