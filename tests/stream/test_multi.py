@@ -147,3 +147,21 @@ def test_multi_stream_server_shows_every_stream(tmp_path, tiny_onnx, video):
     jpeg = urllib.request.urlopen(url + "snapshot.jpg?stream=1", timeout=10).read()
     assert jpeg[:2] == b"\xff\xd8"
     s.close()
+
+
+def test_static_batch_model_runs_one_frame_per_call_and_says_so(tmp_path, tiny_onnx, video):
+    import onnx
+    model = onnx.load(tiny_onnx)
+    for value in list(model.graph.input) + list(model.graph.output):
+        value.type.tensor_type.shape.dim[0].dim_value = 1      # a batch-1 export
+    static = tmp_path / "static.onnx"
+    onnx.save(model, str(static))
+    p = run("--model", static, "--backend", "ort", "--headless", "--source", video,
+            "--source", video, "--output", tmp_path / "s-{stream}.jsonl")
+    assert p.returncode == 0, p.stderr
+    assert p.stderr.count("--dynamic-batch") == 1
+    q = run("--model", tiny_onnx, "--backend", "ort", "--headless", "--source", video,
+            "--output", tmp_path / "ref.jsonl")
+    ref = [comparable(x) for x in lines(tmp_path / "ref.jsonl")]
+    for i in range(2):
+        assert [comparable(x) for x in lines(tmp_path / ("s-%d.jsonl" % i))] == ref

@@ -58,17 +58,65 @@ def test_missing_bindings_say_which_packages(tmp_path, tiny_onnx, video):
     assert "Traceback" not in p.stderr
 
 
-def test_port_in_use_is_one_line():
+def test_port_in_use_is_one_line_and_paths_share_a_port():
     needs_gstreamer_rtsp()
-    port = free_port()
-    first = RtspSink("rtsp://127.0.0.1:%d/a" % port)
-    first.open((64, 48), 10)
-    try:
-        with pytest.raises(SsdEdgeError, match="cannot serve rtsp://127.0.0.1:%d/b: cannot "
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        with pytest.raises(SsdEdgeError, match="cannot serve rtsp://127.0.0.1:%d: cannot "
                                                "listen" % port):
-            RtspSink("rtsp://127.0.0.1:%d/b" % port).open((64, 48), 10)
+            RtspSink("rtsp://127.0.0.1:%d/a" % port).open((64, 48), 10)
+    port = free_port()
+    a, b = RtspSink("rtsp://127.0.0.1:%d/a" % port), RtspSink("rtsp://127.0.0.1:%d/b" % port)
+    a.open((64, 48), 10)
+    b.open((32, 24), 10)
+    try:
+        assert a._server is b._server                     # one server process, two paths
+        with pytest.raises(SsdEdgeError, match="one output per RTSP path"):
+            RtspSink("rtsp://127.0.0.1:%d/a" % port).open((64, 48), 10)
     finally:
-        first.close()
+        a.close()
+        b.close()
+    assert a._server is None and b._server is None
+
+
+def test_several_sources_each_on_their_own_path(tmp_path, tiny_onnx, monkeypatch):
+    """Two sources, --output rtsp://.../cam{stream}: one port, two playable streams."""
+    needs_gstreamer_rtsp()
+    pytest.importorskip("onnxruntime")
+    port = free_port()
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    sender = subprocess.Popen(
+        [sys.executable, "-m", "ssd_edge.cli.live", "--model", tiny_onnx, "--source", "demo://",
+         "--source", "demo://", "--width", "320", "--height", "240", "--rate", "12", "--loop",
+         "-1", "--headless", "--output", "rtsp://127.0.0.1:%d/cam{stream}" % port],
+        stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    monkeypatch.setenv("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp")
+    try:
+        wait_for_port(port, sender)
+        for i in range(2):
+            cap = cv2.VideoCapture("rtsp://127.0.0.1:%d/cam%d" % (port, i), cv2.CAP_FFMPEG)
+            ok, image = cap.read()
+            cap.release()
+            assert ok and image.shape == (240, 320, 3)
+    finally:
+        sender.send_signal(signal.SIGINT)
+        _, err = sender.communicate(timeout=60)
+    assert sender.returncode == 0, err
+    assert err.count("H.264 by") == 2
+
+
+def wait_for_port(port, proc, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            assert proc.poll() is None, proc.communicate()[1]
+            time.sleep(0.2)
+    raise AssertionError("nothing listens on port %d" % port)
 
 
 def demo_frames():
@@ -109,14 +157,7 @@ def test_rtsp_round_trip_matches_the_direct_run(tmp_path, tiny_onnx):
          "--rate", "12", "--loop", "-1", "--headless", "--overlay", "none", "--output", url],
         stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert sender.poll() is None, sender.communicate()[1]
-                time.sleep(0.2)
+        wait_for_port(port, sender)
         recv = tmp_path / "recv"
         renv = dict(os.environ, OPENCV_FFMPEG_CAPTURE_OPTIONS="rtsp_transport;tcp")
         p = run_cli("live", "--source", url, "--headless", "--overlay", "none",

@@ -134,3 +134,12 @@ def test_bytetrack_idf1_on_the_bundled_clip(tmp_path):
     m = idf1(lines, truth)
     print("ByteTrack on demo://: IDF1 %.3f IDP %.3f IDR %.3f" % (m["IDF1"], m["IDP"], m["IDR"]))
     assert m["IDF1"] >= 0.9
+
+
+def test_trackers_leaves_headless_opencv_the_only_cv2():
+    """trackers declares opencv-python; the install keeps opencv-python-headless alone."""
+    needs_trackers()
+    from importlib import metadata
+    names = {(d.metadata["Name"] or "").lower() for d in metadata.distributions()}
+    assert "trackers" in names and "opencv-python-headless" in names
+    assert "opencv-python" not in names and "opencv-contrib-python" not in names

@@ -16,7 +16,9 @@ import logging
 import os
 import re
 import shutil
+import struct
 import subprocess
+import threading
 
 from ...errors import SsdEdgeError
 from .sinks import Sink
@@ -55,15 +57,94 @@ def gi_python():
     return None
 
 
+class _ServerProcess:
+    """One :mod:`.rtsp_child` process serving every path of one HOST:PORT."""
+
+    _all = {}                    # (host, port) -> _ServerProcess
+    _all_lock = threading.Lock()
+
+    def __init__(self, host, port, bitrate):
+        python = gi_python()
+        if python is None:
+            raise SsdEdgeError("--output rtsp:// needs a system python3 with GStreamer's "
+                               "bindings; none found; apt-get install python3 %s" % PACKAGES)
+        child = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rtsp_child.py")
+        self.key, self.paths, self.users = (host, port), {}, 0
+        self._lock = threading.Lock()
+        self.proc = subprocess.Popen([python, child, host, str(port), str(int(bitrate))],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL)
+        line = self.proc.stdout.readline().decode("utf-8", "replace").strip()
+        if not line.startswith("ready"):
+            self.proc.stdin.close()
+            self.proc.wait(timeout=10)
+            why = line[len("error: "):] if line.startswith("error: ") else "it exited"
+            hint = "" if "port" in why else "; apt-get install %s" % PACKAGES
+            raise SsdEdgeError("cannot serve rtsp://%s:%d: %s%s" % (host, port, why, hint))
+        self.encoder = line.split()[1] if len(line.split()) > 1 else ""
+
+    @classmethod
+    def get(cls, host, port, bitrate):
+        with cls._all_lock:
+            server = cls._all.get((host, port))
+            if server is None:
+                server = cls._all[(host, port)] = cls(host, port, bitrate)
+            server.users += 1
+            return server
+
+    def mount(self, path, size, fps):
+        with self._lock:
+            if path in self.paths:
+                raise SsdEdgeError("expected one output per RTSP path, got two for %s on port %d; "
+                                   "put {stream} in the path" % (path, self.key[1]))
+            mount = self.paths[path] = len(self.paths)
+        self._send(b"M", mount, size, ("%s\t%.3f" % (path, fps)).encode("utf-8"))
+        return mount
+
+    def send(self, mount, size, data):
+        self._send(b"F", mount, size, data)
+
+    def _send(self, kind, mount, size, payload):
+        head = _HEADER.pack(kind, mount, size[0], size[1], len(payload))
+        with self._lock:
+            try:
+                self.proc.stdin.write(head)
+                self.proc.stdin.write(payload)
+            except (BrokenPipeError, ValueError):
+                raise SsdEdgeError("the RTSP server process for port %d stopped" % self.key[1])
+
+    def release(self):
+        with self._all_lock:
+            self.users -= 1
+            if self.users > 0:
+                return
+            self._all.pop(self.key, None)
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.terminate()
+            self.proc.wait(timeout=5)
+
+
+_HEADER = struct.Struct("<cIIII")
+
+
 class RtspSink(Sink):
-    """A sink serving its frames at ``rtsp://HOST:PORT/PATH`` (H.264, ``bitrate`` kbit/s)."""
+    """A sink serving its frames at ``rtsp://HOST:PORT/PATH`` (H.264, ``bitrate`` kbit/s).
+
+    Sinks on the same HOST:PORT share one server process, each on its own path.
+    """
 
     def __init__(self, url, bitrate=4000):
         super().__init__(url)
         self.host, self.port, self.path = parse_rtsp_url(url)
         self.bitrate = int(bitrate)
         self.encoder = None
-        self._proc, self._size = None, None
+        self._server, self._mount, self._size = None, None, None
 
     @property
     def url(self):
@@ -71,27 +152,16 @@ class RtspSink(Sink):
         return "rtsp://%s:%d%s" % (host, self.port, self.path)
 
     def open(self, frame_size, fps=None):
-        if self._proc is not None:
+        if self._server is not None:
             return
-        python = gi_python()
-        if python is None:
-            raise SsdEdgeError("--output rtsp:// needs a system python3 with GStreamer's bindings; "
-                               "none found; apt-get install python3 %s" % PACKAGES)
         self._size = (int(frame_size[0]), int(frame_size[1]))
-        child = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rtsp_child.py")
-        args = [python, child, self.host, str(self.port), self.path, str(self._size[0]),
-                str(self._size[1]), "%.3f" % float(fps or 30.0), str(self.bitrate)]
-        self._proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                      stderr=subprocess.DEVNULL)
-        line = self._proc.stdout.readline().decode("utf-8", "replace").strip()
-        if not line.startswith("ready"):
-            self._proc.stdin.close()
-            self._proc.wait(timeout=10)
-            self._proc = None
-            why = line[len("error: "):] if line.startswith("error: ") else "it exited"
-            hint = "" if "port" in why else "; apt-get install %s" % PACKAGES
-            raise SsdEdgeError("cannot serve %s: %s%s" % (self.url, why, hint))
-        self.encoder = line.split()[1] if len(line.split()) > 1 else ""
+        server = _ServerProcess.get(self.host, self.port, self.bitrate)
+        try:
+            self._mount = server.mount(self.path, self._size, float(fps or 30.0))
+        except SsdEdgeError:
+            server.release()
+            raise
+        self._server, self.encoder = server, server.encoder
         if self.host in ("0.0.0.0", "::"):
             log.warning("serving RTSP on every network interface (%s); use rtsp://127.0.0.1:%d%s "
                         "to keep it on this machine", self.url, self.port, self.path)
@@ -99,28 +169,15 @@ class RtspSink(Sink):
 
     def write(self, image, frame=None, dets=None):
         h, w = image.shape[:2]
-        if self._proc is None:
+        if self._server is None:
             self.open((w, h))
         if (w, h) != self._size:
             from .frames import import_cv2
             image = import_cv2().resize(image, self._size)   # one size for the whole stream
-        try:
-            self._proc.stdin.write(image.tobytes())
-        except (BrokenPipeError, ValueError):
-            raise SsdEdgeError("the RTSP server process for %s stopped; see the lines above"
-                               % self.url)
+        self._server.send(self._mount, self._size, image.tobytes())
         self.frames += 1
 
     def close(self):
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        try:
-            proc.stdin.close()
-        except OSError:
-            pass
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.terminate()
-            proc.wait(timeout=5)
+        server, self._server = self._server, None
+        if server is not None:
+            server.release()
