@@ -135,7 +135,7 @@ def main(argv=None):
     uris = args.source if args.source else [args.camera or 0]
     if len(uris) > 1:
         return run_multi(args, uris, src_opts, pipe_opts, overlay, kwargs)
-    from ..runtime.stream.multi import expand_output, source_name
+    from ..runtime.stream.multi_outputs import expand_output, source_name
     args.output = [expand_output(u, 0, source_name(uris[0])) for u in args.output]
     topts = track_options(args)
     if topts.enabled:

@@ -36,7 +36,7 @@ def add_track_flags(p):
 
 def stream_sinks(uris, states, open_sink):
     """Per-stream sinks for ``uris`` (``{stream}``/``{name}`` expanded; one ``.jsonl`` shared)."""
-    from ..runtime.stream.multi import StreamTagged, check_single_outputs, expand_output
+    from ..runtime.stream.multi_outputs import StreamTagged, check_single_outputs, expand_output
     check_single_outputs(uris, len(states))
     shared = []
     for uri in uris:
@@ -54,7 +54,8 @@ def stream_sinks(uris, states, open_sink):
 def run_multi(args, uris, src_opts, pipe_opts, overlay, kwargs):
     """Open every source (a dead one is reported, the rest go on), then run them batched."""
     from ..runtime import stream as st
-    from ..runtime.stream.multi import MultiPipeline, StreamState, source_name
+    from ..runtime.stream.multi import MultiPipeline, StreamState
+    from ..runtime.stream.multi_outputs import StreamTagged, source_name
     topts = track_options(args)
     if topts.enabled:
         from ..runtime.stream.tracking import require_trackers
@@ -74,7 +75,7 @@ def run_multi(args, uris, src_opts, pipe_opts, overlay, kwargs):
             server = st.MjpegServer(args.serve, stats=stats).start()
             stack.callback(server.close)
             for s in states:
-                s.sinks.append(st.multi.StreamTagged(server, s.index))
+                s.sinks.append(StreamTagged(server, s.index))
             log.info("serving on %s", server.url)
         opened = []
         for s in states:
@@ -87,7 +88,7 @@ def run_multi(args, uris, src_opts, pipe_opts, overlay, kwargs):
                             s.index, s.source.uri, e)
                 s.stats.state, s.stats.error = "failed", str(e)
                 for k in s.sinks:
-                    if not isinstance(k, st.multi.StreamTagged):
+                    if not isinstance(k, StreamTagged):
                         k.close()
                 s.sinks = []
         if not opened:

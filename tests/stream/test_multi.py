@@ -165,3 +165,26 @@ def test_static_batch_model_runs_one_frame_per_call_and_says_so(tmp_path, tiny_o
     ref = [comparable(x) for x in lines(tmp_path / "ref.jsonl")]
     for i in range(2):
         assert [comparable(x) for x in lines(tmp_path / ("s-%d.jsonl" % i))] == ref
+
+
+def test_multi_source_tracked_lines_and_stats_match_the_doc(tmp_path, tiny_onnx, video):
+    from test_formats import check
+    from ssd_edge.runtime.stream import stream
+    from ssd_edge.runtime.stream.tracking import require_trackers
+    opts = {}
+    try:
+        require_trackers()
+        opts = {"track": "sort", "minimum_consecutive_frames": 1}
+    except Exception:
+        pass
+    out = tmp_path / "all.jsonl"
+    with stream([video, video], model=tiny_onnx, backend="ort", outputs=[str(out)], **opts) as s:
+        for _ in s:
+            pass
+    got = lines(out)
+    assert {x["stream"] for x in got} == {0, 1}
+    for line in got:
+        check("detection-line", line)
+    if opts:
+        assert any("track_id" in d for x in got for d in x["detections"])
+    check("stats", s.stats.snapshot())

@@ -3,8 +3,8 @@ from dataclasses import fields
 
 from ...errors import SsdEdgeError
 from .frames import SourceOptions
-from .multi import MultiPipeline, StreamState, StreamTagged, check_single_outputs, \
-    expand_output, source_name
+from .multi import MultiPipeline, StreamState
+from .multi_outputs import StreamTagged, check_single_outputs, expand_output, source_name
 from .overlay import OverlayOptions
 from .pipeline import PipelineOptions
 from .sinks import Sink, open_sink
