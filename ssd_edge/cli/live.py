@@ -3,7 +3,8 @@
     ssd-live --model model.onnx                         # camera 0 to a window
     ssd-live --model model.onnx --source rtsp://cam/1 --headless --serve 8080
     ssd-live --model model.onnx --source in.mp4 --output out.mp4 --output out.jsonl
-    ssd-live --source rtsp://cam/1 --source rtsp://cam/2 --track bytetrack --output cam-{stream}.jsonl
+    ssd-live --source rtsp://cam/1 --source rtsp://cam/2 --track bytetrack \
+             --output cam-{stream}.jsonl --output rtsp://127.0.0.1:8554/cam{stream}
 """
 import argparse
 import contextlib
