@@ -11,13 +11,18 @@ TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 TORCH_INDEX_TIMEOUT ?= 10
 PYTEST_ARGS ?=
 
-.PHONY: venv torch triton-env test test-quick demo clean
+# trackers (--track) declares the GUI opencv-python; installed without its dependency list so
+# opencv-python-headless stays the only cv2 (its real dependencies come from the track/dev extra).
+TRACKERS ?= trackers==2.6.1 supervision==0.31.2
+
+.PHONY: venv torch triton-env track system-deps test test-quick demo clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(MAKE) --no-print-directory torch
 	$(PY) -m pip install -q -e ".[dev,mobile]"
+	$(MAKE) --no-print-directory track
 	touch $@
 
 venv: $(VENV)/.installed
@@ -36,7 +41,18 @@ torch:
 triton-env: venv
 	-$(PY) tests/serving/tritonserver.py
 
-test: venv triton-env
+# Skipped (with a note) on Python < 3.10, where --track says it cannot run.
+track:
+	@if $(PY) -c "import sys; sys.exit(sys.version_info < (3, 10))"; then \
+		$(PY) -m pip install -q -e ".[track]" && $(PY) -m pip install -q --no-deps $(TRACKERS); \
+	else echo "trackers needs Python >= 3.10: --track unavailable in this venv"; fi
+
+# GStreamer's RTSP server and its Python bindings for `--output rtsp://` (Debian packages;
+# installed where apt-get runs as root, e.g. CI; skipped elsewhere, and its tests skip).
+system-deps:
+	@sh .ci/system-deps
+
+test: venv system-deps triton-env
 	$(PY) -m pytest -q -n 2 $(PYTEST_ARGS)
 
 test-quick: venv

@@ -3,6 +3,8 @@
     ssd-live --model model.onnx                         # camera 0 to a window
     ssd-live --model model.onnx --source rtsp://cam/1 --headless --serve 8080
     ssd-live --model model.onnx --source in.mp4 --output out.mp4 --output out.jsonl
+    ssd-live --source rtsp://cam/1 --source rtsp://cam/2 --track bytetrack \
+             --output cam-{stream}.jsonl --output rtsp://127.0.0.1:8554/cam{stream}
 """
 import argparse
 import contextlib
@@ -12,6 +14,7 @@ import sys
 from ..errors import SsdEdgeError
 from .common import BACKEND_CHOICES, cli_entry, add_threads_flag, threads_arg
 from .ranges import check_numeric_args
+from .live_multi import add_track_flags, run_multi, track_options
 
 
 def parse_thresholds(text):
@@ -113,10 +116,12 @@ def build_parser():
     p = argparse.ArgumentParser(prog="ssd-live", description=__doc__.split("\n")[0])
     src = p.add_mutually_exclusive_group()
     src.add_argument("--camera", type=int, metavar="N", help="V4L2 camera number (default 0)")
-    src.add_argument("--source", metavar="URI", help="path, /dev/videoN, csi://N, rtsp://, "
-                     "http(s):// MJPEG, gst://PIPELINE, demo://")
+    src.add_argument("--source", metavar="URI", action="append",
+                     help="path, /dev/videoN, csi://N, rtsp://, http(s):// MJPEG, gst://PIPELINE, "
+                     "demo://; repeat for several sources batched through one model")
     p.add_argument("--output", action="append", default=[], metavar="URI",
-                   help="display://0, out.mp4, out/%%05d.jpg or out.jsonl; repeat for several")
+                   help="display://0, out.mp4, out/%%05d.jpg or out.jsonl; repeat for several; "
+                   "{stream} ({name}) in the name: one output per source")
     p.add_argument("--serve", metavar="[HOST:]PORT", help="serve page, MJPEG, /stats, /detections")
     p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
                    help="with --serve on a non-loopback address: a further name clients may "
@@ -136,6 +141,7 @@ def build_parser():
     p.add_argument("--status", action="store_true", help="status line even when not on a TTY")
     p.add_argument("--quiet", action="store_true", help="no status line and no summary")
     add_model_flags(p)
+    add_track_flags(p)
     return p
 
 
@@ -173,8 +179,16 @@ def main(argv=None):
                                    status=not args.quiet and (args.status or sys.stderr.isatty()))
     overlay = st.OverlayOptions.parse(args.overlay, alpha=args.alpha)
     kwargs = detector_kwargs(args)
-    uri = args.source if args.source is not None else (args.camera or 0)
-    source = st.make_source(uri, src_opts)      # a bad URI fails before anything opens
+    uris = args.source if args.source else [args.camera or 0]
+    if len(uris) > 1:
+        return run_multi(args, uris, src_opts, pipe_opts, overlay, kwargs)
+    from ..runtime.stream.multi_outputs import expand_output, source_name
+    args.output = [expand_output(u, 0, source_name(uris[0])) for u in args.output]
+    topts = track_options(args)
+    if topts.enabled:
+        from ..runtime.stream.tracking import Tracker, TrackedDetector, require_trackers
+        require_trackers()
+    source = st.make_source(uris[0], src_opts)      # a bad URI fails before anything opens
     with contextlib.ExitStack() as stack:
         sinks = make_sinks(args)
         for s in sinks:
@@ -192,6 +206,8 @@ def main(argv=None):
         stack.callback(getattr(det, "close", lambda: None))
         from ..runtime.stream.overlay import DEFAULT_OVERLAY
         overlay = overlay.for_model(det.spec.num_classes, args.overlay != DEFAULT_OVERLAY)
+        if topts.enabled:
+            det = TrackedDetector(det, Tracker(topts, fps=source.fps))
         stats.model, stats.source = getattr(det, "path", args.model), source.uri
         stats.backend = getattr(det, "backend_name", "")
         stats.precision = getattr(det, "precision", "")

@@ -74,7 +74,8 @@ def check(name, document):
     # Every documented field is present (children of lists only where the list is non-empty).
     for path, spec in fields.items():
         parent = path.rsplit("[].", 1)[0] if "[]." in path else None
-        if parent is None or any(got.get(parent, [])):
+        optional = "absent" in spec.split("|")
+        if not optional and (parent is None or any(got.get(parent, []))):
             assert path in got, "%s lacks documented field %s" % (name, path)
         for value in got.get(path, []):
             assert type_ok(value, spec), "%s: %s = %r is not %s" % (name, path, value, spec)
@@ -87,7 +88,7 @@ def test_doc_tables_are_present_and_well_formed():
         assert fields.get("schema") == "int", name
         for spec in fields.values():
             for t in spec.split("|"):
-                assert t == "null" or t in TYPES or re.match(r"list\[(%s)\]$" % "|".join(TYPES),
+                assert t in ("null", "absent") or t in TYPES or re.match(r"list\[(%s)\]$" % "|".join(TYPES),
                                                               t), (name, spec)
 
 

@@ -33,8 +33,9 @@ def test_page_stats_detections_and_mjpeg(served):
 
     time.sleep(0.3)
     stats = json.loads(get(server.url + "stats")[2])
-    assert stats["schema"] == 1 and stats["backend"] == "ort" and stats["precision"] == "fp32"
+    assert stats["schema"] == 2 and stats["backend"] == "ort" and stats["precision"] == "fp32"
     assert stats["frames"] > 0 and stats["fps"] > 0 and stats["frame_size"] == [96, 72]
+    assert [s["index"] for s in stats["streams"]] == [0] and stats["streams"][0]["frames"] > 0
     assert stats["model"].endswith("tiny.onnx")
     assert stats["latency_ms"]["inference"] > 0 and stats["uptime_s"] > 0
 

@@ -34,6 +34,8 @@ LAZY = (
      "load_checkpoint; a foreign ONNX is described by a zoo net"),
     ("ssd_edge.runtime.backends.torch_backend", "ssd_edge.models", "the torch backend loads "
      "the zoo"),
+    ("ssd_edge.detections", "ssd_edge.runtime.stream.overlay", "Detections.draw() renders "
+     "with ssd-live's overlay (OpenCV), only when asked"),
     ("ssd_edge.runtime.registry", "ssd_edge.models.specs", "a named model's download writes "
      "its .spec.json from the zoo's tables (no torch)"),
     ("ssd_edge.runtime.torch_gpu", "ssd_edge.models.ssd", "the torch frame path reuses the "

@@ -4,6 +4,12 @@
     for frame, dets in stream("rtsp://cam/1", model="model.onnx", outputs=["run.jsonl"]):
         ...   # frame: (H, W, 3) uint8 BGR; dets: Detections, pixel xyxy boxes
 
+Several sources go through one model, batched: pass a list, and each item carries the index of
+its source::
+
+    for i, frame, dets in stream(["rtsp://cam/1", "rtsp://cam/2"], outputs=["cam-{stream}.jsonl"]):
+        ...
+
 Everything is opened when ``stream()`` is called, so a bad URI or model fails there (one-line
 :class:`SsdEdgeError`), not at the first frame.
 """
@@ -24,6 +30,8 @@ from .stats import Stats
 
 _SOURCE_KEYS = {f.name for f in fields(SourceOptions)}
 _PIPELINE_KEYS = {f.name for f in fields(PipelineOptions)}
+_TRACK_KEYS = {"lost_track_buffer", "track_activation_threshold", "minimum_consecutive_frames",
+               "minimum_iou_threshold", "high_conf_det_threshold"}
 
 
 #: File name of the bundled checkpoint (with ``.spec.json`` beside it) in the assets folder.
@@ -126,16 +134,25 @@ def stream(source: Any, model: Any = None, outputs: Sequence[Any] = (),
     """Open ``source`` (a URI, see :mod:`.sources`) and run ``model`` on it.
 
     Args:
-        source: camera number, path or URI.
+        source: camera number, path or URI; a list of them to run several sources batched
+            (then iterate ``(stream index, frame, dets)``; outputs may hold ``{stream}``, and
+            ``track="bytetrack"`` tracks each stream).
         model: an artifact path for ``Detector.load`` or a loaded detector object.
         outputs: sink URIs (``run.mp4``, ``run.jsonl``, ``out/%05d.jpg``, ``display://0``)
             or :class:`Sink` objects.
         serve: ``"[HOST:]PORT"`` to serve the annotated stream over HTTP (host 127.0.0.1).
         overlay: ``--overlay`` flags for what sinks see.
-        options: :class:`SourceOptions` fields (width, height, rate, flip, loop ...),
-            :class:`PipelineOptions` fields (max_frames, duration ...), and the rest goes to
+        options: ``track`` (``bytetrack``, ``sort``, ``ocsort``) with :class:`TrackOptions`
+            fields (lost_track_buffer ...), :class:`SourceOptions` fields (width, height,
+            rate, flip, loop ...), :class:`PipelineOptions` fields (max_frames, duration ...), and the rest goes to
             ``Detector.load`` (backend, conf_threshold, iou_threshold, classes, class_thresholds ...).
     """
+    if isinstance(source, (list, tuple)):
+        from .multi_api import multi_stream
+        return multi_stream(source, model, outputs, serve, overlay, options)
+    from .tracking import TrackOptions, TrackedDetector, Tracker
+    topts = TrackOptions(method=options.pop("track", "none") or "none",
+                         **{k: options.pop(k) for k in list(options) if k in _TRACK_KEYS})
     src_opts = SourceOptions(**{k: options.pop(k) for k in list(options) if k in _SOURCE_KEYS})
     pipe_opts = PipelineOptions(**{k: options.pop(k) for k in list(options)
                                    if k in _PIPELINE_KEYS})
@@ -156,7 +173,8 @@ def stream(source: Any, model: Any = None, outputs: Sequence[Any] = (),
         if serve is not None:
             server = MjpegServer(serve, stats=stats).start()
             sinks.append(server)
-        pipe = Pipeline(src, model, sinks, overlay=ov, options=pipe_opts, stats=stats)
+        det = TrackedDetector(model, Tracker(topts, fps=src.fps)) if topts.enabled else model
+        pipe = Pipeline(src, det, sinks, overlay=ov, options=pipe_opts, stats=stats)
     except BaseException:
         if src is not None:
             src.close()

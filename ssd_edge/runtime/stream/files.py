@@ -37,7 +37,19 @@ class _Paced:
         self.next = max(now, self.next or now) + self.period
 
 
-class VideoFileSource(Source):
+class _PacedSource(Source):
+    """A file source that can be paced to a frame rate after it was made (mixed with live ones)."""
+
+    def pace(self, rate):
+        """Deliver frames at ``rate`` per second from now on (``None``: as fast as asked)."""
+        self._pace = _Paced(rate)
+
+    @property
+    def paced(self):
+        return bool(self._pace.period)
+
+
+class VideoFileSource(_PacedSource):
     """A video file read frame by frame through ``cv2.VideoCapture``; ``loop`` rewinds it."""
 
     def __init__(self, path, options=None):
@@ -106,7 +118,7 @@ class VideoFileSource(Source):
             self._cap = None
 
 
-class ImageSource(Source):
+class ImageSource(_PacedSource):
     """One image or a folder of images (sorted by name), each delivered once per pass."""
 
     def __init__(self, path, options=None):

@@ -103,6 +103,9 @@ def _clip(box, w, h):
 
 def _caption(dets, i, options):
     parts = []
+    tid = None if dets.track_ids is None else int(dets.track_ids[i])
+    if tid is not None and tid >= 0 and (options.labels or options.conf):
+        parts.append("#%d" % tid)
     if options.labels:
         parts.append(dets.labels[i] if dets.labels else str(int(dets.class_ids[i])))
     if options.conf:

@@ -153,7 +153,8 @@ class Pipeline:
                 dets = self.detector(frame.image)
                 t = getattr(self.detector, "last_timings", None) or {}
                 timings = {"capture": frame.capture_ms, "preprocess": t.get("preprocess"),
-                           "inference": t.get("inference"), "postprocess": t.get("postprocess")}
+                           "inference": t.get("inference"), "postprocess": t.get("postprocess"),
+                           "track": t.get("track")}
                 if not self._opened:
                     self._open_sinks(frame)
                 self._write(inline, frame.image, frame, dets)

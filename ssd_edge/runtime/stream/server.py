@@ -1,9 +1,10 @@
 """``--serve [HOST:]PORT``: the annotated stream and its numbers over HTTP (stdlib only).
 
-Routes: ``/`` an HTML page showing the stream, ``/stream.mjpg`` the annotated frames as MJPEG
-(``multipart/x-mixed-replace``), ``/snapshot.jpg`` the latest frame, ``/stats`` the
-:meth:`Stats.snapshot` JSON, ``/detections`` the latest frame's detection line (both documented
-in docs/formats.md). The host defaults to 127.0.0.1: serving to the network is a choice
+Routes: ``/`` an HTML page showing the stream (a grid of every stream when there are several),
+``/stream.mjpg`` the annotated frames as MJPEG (``multipart/x-mixed-replace``), ``/snapshot.jpg``
+the latest frame, ``/stats`` the :meth:`Stats.snapshot` JSON, ``/detections`` the latest frame's
+detection line (both documented in docs/formats.md). With several sources the frame routes and
+``/detections`` take ``?stream=N`` (default 0). The host defaults to 127.0.0.1: serving to the network is a choice
 (``--serve 0.0.0.0:8080``), not an accident.
 """
 import errno
@@ -25,20 +26,28 @@ DEFAULT_HOST = "127.0.0.1"
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>%(title)s</title>
 <style>body{font-family:sans-serif;background:#111;color:#eee;margin:1em}
-img{width:640px;max-width:100%%;border:1px solid #444}pre{font-size:12px;color:#9c9}</style></head>
+.grid{display:flex;flex-wrap:wrap;gap:8px}.cell{width:%(width)s}
+img{width:100%%;border:1px solid #444}pre{font-size:12px;color:#9c9;white-space:pre-wrap}</style></head>
 <body><h1>%(title)s</h1><p id="what">model %(model)s &middot; backend %(backend)s %(precision)s
-&middot; source %(source)s</p><img id="stream" src="/stream.mjpg" alt="annotated stream">
+&middot; source %(source)s</p><div class="grid">%(cells)s</div>
 <pre id="stats">waiting for /stats ...</pre>
 <script>
 async function poll(){try{const s=await (await fetch('/stats')).json();
-const d=await (await fetch('/detections')).json();
 const ms=Object.entries(s.latency_ms).filter(e=>e[1]!==null).map(e=>e[0]+' '+e[1].toFixed(1)+' ms');
 document.getElementById('stats').textContent=s.fps.toFixed(1)+' FPS  '+s.backend+' '+
-s.precision+'  frames '+s.frames+'  dropped '+s.dropped+'\\n'+ms.join('  ')+'\\n'+
-(d.detections||[]).map(x=>x.label+' '+(100*x.score).toFixed(0)+'%%').join(', ');}
+s.precision+'  frames '+s.frames+'  dropped '+s.dropped+'\\n'+ms.join('  ');
+for(const x of s.streams){const d=await (await fetch('/detections?stream='+x.index)).json();
+const e=document.getElementById('s'+x.index); if(!e) continue;
+e.textContent='#'+x.index+' '+x.source+'  '+x.state+'  '+x.fps.toFixed(1)+' FPS  frames '+
+x.frames+'  dropped '+x.dropped+(x.error?'  '+x.error:'')+'\\n'+
+(d.detections||[]).map(y=>y.label+(y.track_id>=0?' #'+y.track_id:'')+' '+
+(100*y.score).toFixed(0)+'%%').join(', ');}}
 catch(e){} setTimeout(poll,1000);} poll();
 </script></body></html>
 """
+
+CELL = ('<div class="cell"><img src="/stream.mjpg%(q)s" alt="stream %(i)d">'
+        '<pre id="s%(i)d"></pre></div>')
 
 
 def parse_bind(text):
@@ -68,8 +77,7 @@ class MjpegServer(Sink):
         self.host, self.port = bind if isinstance(bind, tuple) else parse_bind(bind)
         self.stats, self.quality, self.title = stats, int(quality), title
         self._cond = threading.Condition()
-        self._image, self._record, self._seq = None, None, 0
-        self._jpeg, self._jpeg_seq = None, -1
+        self._slots = {}        # stream index -> [image, record, seq, jpeg, jpeg_seq]
         self._encode_lock = threading.Lock()
         self._httpd, self._thread, self.closed = None, None, False
 
@@ -102,39 +110,58 @@ class MjpegServer(Sink):
             self.start()
 
     def write(self, image, frame, dets):
-        record = detection_record(frame, dets)
+        self._put(0, image, detection_record(frame, dets))
+
+    def write_stream(self, stream, image, frame, dets):
+        """``write`` for source ``stream`` of several (its own MJPEG stream and detections)."""
+        self._put(int(stream), image, detection_record(frame, dets, stream))
+
+    def _put(self, stream, image, record):
         with self._cond:
-            self._image, self._record = image, record
-            self._seq += 1
+            slot = self._slots.setdefault(stream, [None, None, 0, None, -1])
+            slot[0], slot[1] = image, record
+            slot[2] += 1
             self._cond.notify_all()
         self.frames += 1
 
-    def latest_jpeg(self, after=-1, timeout=1.0):
+    def _seq(self, stream):
+        slot = self._slots.get(stream)
+        return slot[2] if slot else 0
+
+    def latest_jpeg(self, after=-1, timeout=1.0, stream=0):
         """``(jpeg bytes, seq)`` of a frame newer than ``after``; ``(None, after)`` on timeout."""
         with self._cond:
-            self._cond.wait_for(lambda: self._seq > after or self.closed, timeout=timeout)
-            if self._seq <= after or self._image is None:
+            self._cond.wait_for(lambda: self._seq(stream) > after or self.closed, timeout=timeout)
+            slot = self._slots.get(stream)
+            if slot is None or slot[2] <= after or slot[0] is None:
                 return None, after
-            image, seq = self._image, self._seq
+            image, seq = slot[0], slot[2]
         with self._encode_lock:     # one encode per frame, shared by every client
-            if self._jpeg_seq != seq:
+            if slot[4] != seq:
                 cv2 = import_cv2()
                 ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
-                self._jpeg, self._jpeg_seq = (data.tobytes() if ok else None), seq
-            return self._jpeg, seq
+                slot[3], slot[4] = (data.tobytes() if ok else None), seq
+            return slot[3], seq
+
+    def latest_record(self, stream=0):
+        with self._cond:
+            slot = self._slots.get(stream)
+            return slot[1] if slot else None
 
     def page(self):
-        """The HTML page: title, then what runs (model, backend, precision, source: its
-        credentials, tokens and query string stripped), all HTML-escaped."""
+        """The HTML page: title, what runs (model, backend, precision, sources: credentials,
+        tokens and query strings stripped; all HTML-escaped), then one cell per stream."""
+        n = max(1, len(getattr(self.stats, "streams", None) or []))
+        cells = "".join(CELL % {"i": i, "q": "?stream=%d" % i if i else ""} for i in range(n))
         snap = self.stats.snapshot() if self.stats is not None else {}
-        esc = {k: html.escape(str(snap.get(k) or "–")) for k in ("backend", "precision", "source")}
-        esc["model"] = html.escape(os.path.basename(str(snap.get("model") or "")) or "–")
+        esc = {k: html.escape(str(snap.get(k) or "\u2013")) for k in ("backend", "precision")}
+        sources = [str(x.get("source") or "") for x in snap.get("streams") or []]
+        esc["source"] = html.escape(", ".join(x for x in sources if x) or
+                                    str(snap.get("source") or "\u2013"))
+        esc["model"] = html.escape(os.path.basename(str(snap.get("model") or "")) or "\u2013")
         esc["title"] = html.escape(str(self.title))
+        esc.update(cells=cells, width="640px" if n == 1 else "calc(50% - 8px)")
         return PAGE % esc
-
-    def latest_record(self):
-        with self._cond:
-            return self._record
 
     def close(self):
         with self._cond:
@@ -170,24 +197,27 @@ class _Handler(BaseHTTPRequestHandler):
             # A Host this server does not answer to: DNS rebinding, or a misrouted request.
             self._send(421, "text/plain", b"unknown Host; see ssd-live --allow-host\n")
             return
-        path = self.path.split("?", 1)[0]
-        if path in ("/", "/index.html"):
+        path, _, query = self.path.partition("?")
+        stream = _stream_arg(query)
+        if stream is None:
+            self._send(400, "text/plain", b"expected ?stream=N with N a stream number\n")
+        elif path in ("/", "/index.html"):
             self._send(200, "text/html; charset=utf-8", app.page().encode())
         elif path == "/stats":
             body = app.stats.snapshot() if app.stats is not None else {"schema": 1}
             self._send(200, "application/json", json.dumps(body).encode())
         elif path == "/detections":
-            rec = app.latest_record()
+            rec = app.latest_record(stream)
             self._send(200 if rec else 503, "application/json",
                        json.dumps(rec or {"error": "no frame yet"}).encode())
         elif path == "/snapshot.jpg":
-            jpeg, _ = app.latest_jpeg(timeout=5.0)
+            jpeg, _ = app.latest_jpeg(timeout=5.0, stream=stream)
             if jpeg is None:
                 self._send(503, "text/plain", b"no frame yet\n")
             else:
                 self._send(200, "image/jpeg", jpeg)
         elif path == "/stream.mjpg":
-            self._stream(app)
+            self._stream(app, stream)
         else:
             self._send(404, "text/plain", b"not found; try / /stream.mjpg /stats /detections\n")
 
@@ -199,7 +229,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def _stream(self, app):
+    def _stream(self, app, stream=0):
         self.send_response(200)
         self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=" + BOUNDARY)
         self.send_header("Cache-Control", "no-store")
@@ -207,10 +237,19 @@ class _Handler(BaseHTTPRequestHandler):
         seq = -1
         try:
             while not app.closed:
-                jpeg, seq = app.latest_jpeg(seq, timeout=1.0)
+                jpeg, seq = app.latest_jpeg(seq, timeout=1.0, stream=stream)
                 if jpeg is None:
                     continue
                 self.wfile.write(part_header(len(jpeg)) + jpeg + b"\r\n")
                 self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError, socket.timeout):
             pass    # the client went away
+
+
+def _stream_arg(query):
+    """The ``stream=N`` query value (0 when absent), or None when it is not a number."""
+    for part in query.split("&"):
+        key, _, value = part.partition("=")
+        if key == "stream":
+            return int(value) if value.isdigit() and len(value) < 6 else None
+    return 0

@@ -35,12 +35,18 @@ DETECTIONS_SCHEMA = 1
 CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "XVID"}
 
 
-def detection_record(frame, dets):
-    """The detection line for one frame: a JSON-ready dict (docs/formats.md, "Detection line")."""
+def detection_record(frame, dets, stream=None):
+    """The detection line for one frame: a JSON-ready dict (docs/formats.md, "Detection line").
+
+    ``stream``: the source's index when one output carries several sources' frames.
+    """
     h, w = frame.image.shape[:2]
-    return {"schema": DETECTIONS_SCHEMA, "index": int(frame.index),
-            "timestamp": round(float(frame.timestamp), 6), "pts": round(float(frame.pts), 6),
-            "frame_size": [int(w), int(h)], "detections": dets.to_list()}
+    record = {"schema": DETECTIONS_SCHEMA, "index": int(frame.index),
+              "timestamp": round(float(frame.timestamp), 6), "pts": round(float(frame.pts), 6),
+              "frame_size": [int(w), int(h)], "detections": dets.to_list()}
+    if stream is not None:
+        record["stream"] = int(stream)
+    return record
 
 
 class Sink:
@@ -192,9 +198,13 @@ class JsonlSink(Sink):
         self._good = 0
 
     def write(self, image, frame, dets):
+        self.write_stream(None, image, frame, dets)
+
+    def write_stream(self, stream, image, frame, dets):
+        """Write the line with a ``stream`` field (one file for several sources)."""
         if self._f is None:
             self.open()
-        line = json.dumps(detection_record(frame, dets), separators=(",", ":")) + "\n"
+        line = json.dumps(detection_record(frame, dets, stream), separators=(",", ":")) + "\n"
         data = memoryview(line.encode("utf-8"))
         try:
             while data:
@@ -266,14 +276,18 @@ class DisplaySink(Sink):
 
 
 def open_sink(uri, fps=None):
-    """Sink for ``uri``: ``display://N``, ``*.jsonl``, ``out/%05d.jpg`` or a video file."""
+    """Sink for ``uri``: ``display://N``, ``rtsp://HOST:PORT/PATH``, ``*.jsonl``,
+    ``out/%05d.jpg`` or a video file."""
     uri = os.fspath(uri)
     low = uri.lower()
     if low.startswith("display://"):
         return DisplaySink(uri)
+    if low.startswith("rtsp://"):
+        from .rtsp_out import RtspSink
+        return RtspSink(uri)
     if "://" in uri and not low.startswith("file://"):
-        raise SsdEdgeError("unknown output scheme %r; expected display://N, a video file, an "
-                           "image pattern (out/%%05d.jpg) or a .jsonl file" % uri.split("://")[0])
+        raise SsdEdgeError("unknown output scheme %r; expected display://N, rtsp://HOST:PORT/PATH, "
+                           "a video file, an image pattern (out/%%05d.jpg) or a .jsonl file" % uri.split("://")[0])
     path = uri[len("file://"):] if low.startswith("file://") else uri
     ext = os.path.splitext(path)[1].lower()
     if ext == ".jsonl":

@@ -12,12 +12,13 @@ from .redact import public_name
 
 #: Pipeline stages, in the order a frame passes them. Each is a duration in milliseconds:
 #: capture = decode/convert in the source, preprocess/inference/postprocess as the detector
-#: reports them, draw = overlay, end_to_end = from the frame being ready for the model (a live
+#: reports them (a batch's time shared among its frames), track = the tracker (``--track``),
+#: draw = overlay, end_to_end = from the frame being ready for the model (a live
 #: frame: captured; a file frame: asked for, read-ahead excluded) to every sink having written it.
-STAGES = ("capture", "preprocess", "inference", "postprocess", "draw", "end_to_end")
+STAGES = ("capture", "preprocess", "inference", "postprocess", "track", "draw", "end_to_end")
 
 #: Version of the ``/stats`` JSON (docs/formats.md, "/stats").
-STATS_SCHEMA = 1
+STATS_SCHEMA = 2
 
 
 
@@ -35,6 +36,10 @@ class Stats:
         self.frames = 0
         self.dropped = 0
         self.frame_size = None
+        #: Position of the stream among several sources, its state (``running``, ``ended``,
+        #: ``failed``) and the failure; ``streams``: per-stream Stats of a multi-source run.
+        self.index, self.state, self.error = 0, "running", None
+        self.streams = []
 
     def start(self):
         """Restart the clock (the pipeline calls it when its first frame is asked for)."""
@@ -100,7 +105,16 @@ class Stats:
             "uptime_s": round(self.uptime, 3),
             "frame_size": list(size) if size else None,
             "latency_ms": {s: (None if v is None else round(v, 3)) for s, v in lat.items()},
+            "streams": [x.stream_entry() for x in (self.streams or [self])],
         }
+
+    def stream_entry(self):
+        """This stream's entry in ``/stats`` ``streams`` (docs/formats.md)."""
+        with self._lock:
+            frames, dropped, size = self.frames, self.dropped, self.frame_size
+        return {"index": int(self.index), "source": str(self.source), "state": self.state,
+                "error": self.error, "frames": frames, "dropped": dropped,
+                "fps": round(self.fps(), 3), "frame_size": list(size) if size else None}
 
     def status_line(self):
         """One line for a refreshing terminal status."""
@@ -122,7 +136,7 @@ class Stats:
 
 def _short(stage):
     return {"capture": "cap", "preprocess": "pre", "inference": "inf", "postprocess": "post",
-            "draw": "draw", "end_to_end": "e2e"}[stage]
+            "track": "trk", "draw": "draw", "end_to_end": "e2e"}[stage]
 
 
 def _ms(v):
