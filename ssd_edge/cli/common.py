@@ -22,8 +22,9 @@ def cli_entry(prog):
         @functools.wraps(fn)
         def main(argv=None):
             try:
+                previous = warnings.showwarning
                 with warnings.catch_warnings():
-                    warnings.showwarning = _one_line_warnings(prog)
+                    warnings.showwarning = _one_line_warnings(prog, previous)
                     rc = fn(argv)
             except SsdEdgeError as e:
                 if os.environ.get("SSD_EDGE_DEBUG"):
@@ -51,13 +52,14 @@ def threads_arg(n):
     return n
 
 
-def _one_line_warnings(prog):
-    """A user-facing warning is one ``prog: warning: ...`` line (no source line under it)."""
+def _one_line_warnings(prog, previous):
+    """A user-facing warning is one ``prog: warning: ...`` line (no source line under it); other
+    categories (a library's DeprecationWarning) go where they went before."""
     def show(message, category, filename, lineno, file=None, line=None):
         if issubclass(category, UserWarning):
             print("%s: warning: %s" % (prog, message), file=file or sys.stderr)
         else:
-            sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+            previous(message, category, filename, lineno, file, line)
     return show
 
 
