@@ -236,7 +236,7 @@ def test_bundled_model_when_present(monkeypatch):
     import torch
     from ssd_edge.models import load_checkpoint
     monkeypatch.delenv(ASSETS_ENV, raising=False)
-    path = bundled_model()
+    path = bundled_model(checkpoint=True)
     if path is None:
         pytest.skip("no bundled model in this checkout (ssd_edge/assets/%s)" % BUNDLED_MODEL)
     assert os.path.getsize(path) <= 8 * 2 ** 20

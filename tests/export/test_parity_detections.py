@@ -27,7 +27,7 @@ def parity_rows(out):
 
 @pytest.mark.slow
 def test_bundled_model_parity_sees_detections(tmp_path, capsys):
-    if bundled_model() is None:
+    if bundled_model(checkpoint=True) is None:
         pytest.skip("no bundled model in this installation")
     assert main(["-q", "--fp16", "--output-dir", str(tmp_path)]) == 0
     rows = parity_rows(capsys.readouterr().out)
@@ -42,7 +42,7 @@ def test_real_photos_as_check_inputs(tmp_path, capsys):
     if not os.path.isdir(REAL_PHOTOS):
         pytest.skip("real photos not present at %s (optional data beside the checkout)"
                     % REAL_PHOTOS)
-    if bundled_model() is None:
+    if bundled_model(checkpoint=True) is None:
         pytest.skip("no bundled model in this installation")
     assert main(["-q", "--int8", "--calib", REAL_PHOTOS, "--calib-count", "40",
                  "--output-dir", str(tmp_path)]) == 0

@@ -84,7 +84,8 @@ def test_editable_install_prints_no_setuptools_warning(tmp_path):
     for word in ("deprecat", "BuildBackendWarning", "SetuptoolsWarning"):
         assert word.lower() not in out.lower(), out[-3000:]
     check = subprocess.run([str(venv / "bin" / "python"), "-c",
-                            "import ssd_edge, os; print(os.path.dirname(ssd_edge.__file__))"],
+                            "import importlib.util, os; "
+                            "print(os.path.dirname(importlib.util.find_spec('ssd_edge').origin))"],
                            capture_output=True, text=True, timeout=120, cwd=str(tmp_path),
                            env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
     assert check.stdout.strip() == str(ROOT / "ssd_edge"), check.stdout + check.stderr

@@ -157,7 +157,7 @@ def test_diverging_run_stops_in_one_line_and_writes_no_nan_checkpoint(shapes_voc
                                                                       capsys):
     """A learning rate that blows the weights up: the first non-finite loss stops the run."""
     out = tmp_path / "m"
-    rc = main(["--datasets", shapes_voc, "--epochs", "2", "--model-dir", str(out), "--lr", "1e30"]
+    rc = main(["--datasets", shapes_voc, "--epochs", "2", "--model-dir", str(out), "--lr", "100"]
               + SMALL)
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and err[-1].startswith("ssd-train: error: expected a finite"), err
