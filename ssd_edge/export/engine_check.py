@@ -12,9 +12,10 @@ from ..nms import postprocess
 from . import parity as par
 
 
-def check_engine(outs, precision, nms, spec, ref, inputs, options):
+def check_engine(outs, precision, nms, spec, ref, inputs, options, path="the engine"):
     """``(Parity or None, [notes])`` for an engine's outputs ``outs`` (output name → stacked
-    arrays over ``inputs``, from ``run_export``'s ``run_engine``) against ``ref`` raw outputs."""
+    arrays over ``inputs``, from ``run_export``'s ``run_engine``) against ``ref`` raw outputs;
+    ``path`` names the engine in errors (NaN or Inf in its outputs fails the check)."""
     if nms == "none":
         parity = par.compare_raw(spec, ref, (outs["scores"], outs["boxes"]))
         par.check_finite(parity, path)

@@ -260,7 +260,7 @@ def _engines(source, spec, models, options, echo, ref=None, inputs=None, run_eng
             if options.check and ref is not None and run_engine is not None:
                 from .engine_check import check_engine   # the full check: TensorRT is here
                 art.parity, notes = check_engine(run_engine(path, inputs), art.precision,
-                                                 art.nms, spec, ref, inputs, options)
+                                                 art.nms, spec, ref, inputs, options, path)
                 art.notes += notes
             out.append(art)
     return out
