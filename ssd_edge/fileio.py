@@ -25,8 +25,11 @@ def make_folder(folder):
     try:
         os.makedirs(folder, exist_ok=True)
     except OSError as e:
+        reason = e.strerror or str(e)
+        if e.errno in (errno.EEXIST, errno.ENOTDIR):
+            reason = "a file is in the way (%s)" % (e.filename or folder)
         raise SsdEdgeError("expected a folder for output at %s, but cannot create it: %s"
-                           % (folder, e.strerror or e))
+                           % (folder, reason))
     return folder
 
 

@@ -29,7 +29,7 @@ BACKENDS = ("onnxruntime", "python")
 DEVICES = ("cpu", "gpu")
 # The numpy-only modules the python pre/post models import (copied beside their model.py).
 _CORE = ("__init__.py", "boxes.py", "contract.py", "detections.py", "errors.py", "nms.py",
-         "preprocess.py", "priors.py", "spec.py", "fileio.py")
+         "preprocess.py", "priors.py", "spec.py", "spec_check.py", "validate.py", "fileio.py")
 _RUNTIME = ("postprocess.py",)
 
 

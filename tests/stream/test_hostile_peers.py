@@ -218,7 +218,7 @@ def test_200_simultaneous_stats_clients(server):
         t0 = time.perf_counter()
         try:
             r, body = _request(server.port, timeout=10)
-            assert r.status == 200 and json.loads(body)["schema"] == 1
+            assert r.status == 200 and json.loads(body)["schema"] == 2
             times.append(time.perf_counter() - t0)
         except Exception as e:          # noqa: BLE001 - counted, reported below
             errors.append(repr(e))

@@ -12,7 +12,8 @@ SKIP_DIRS = {".git", ".venv", "build", "__pycache__", ".pytest_cache", "node_mod
 
 def text_files():
     for folder, dirs, files in os.walk(ROOT):
-        dirs[:] = [d for d in dirs if d not in SKIP_DIRS and not d.endswith(".egg-info")]
+        dirs[:] = [d for d in dirs if d not in SKIP_DIRS and not d.endswith(".egg-info")
+                   and not d.startswith(".venv")]      # .venv-triton, .venv-mobile ...
         rel = os.path.relpath(folder, ROOT)
         if rel.startswith(os.path.join("benchmarks", "results")):
             continue

@@ -112,7 +112,7 @@ class Stats:
         """This stream's entry in ``/stats`` ``streams`` (docs/formats.md)."""
         with self._lock:
             frames, dropped, size = self.frames, self.dropped, self.frame_size
-        return {"index": int(self.index), "source": str(self.source), "state": self.state,
+        return {"index": int(self.index), "source": public_name(self.source), "state": self.state,
                 "error": self.error, "frames": frames, "dropped": dropped,
                 "fps": round(self.fps(), 3), "frame_size": list(size) if size else None}
 
