@@ -28,8 +28,7 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from ssd_edge import Detector  # noqa: E402
 from ssd_edge.bench.environment import capture_environment, describe  # noqa: E402
-from ssd_edge.runtime.stream.api import BUNDLED_MODEL, BUNDLED_ONNX  # noqa: E402
-from ssd_edge.runtime.stream.sources import assets_dir  # noqa: E402
+from ssd_edge.runtime.assets import BUNDLED_MODEL, BUNDLED_ONNX, assets_dir  # noqa: E402
 
 
 def frames(n):

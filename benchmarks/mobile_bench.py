@@ -183,7 +183,7 @@ def main():
     a = ap.parse_args()
     from live_bench import cpu_description
     from ssd_edge.data.synthetic import generate_voc
-    from ssd_edge.runtime.stream.api import require_bundled_model
+    from ssd_edge.runtime.assets import require_bundled_model
     ckpt = a.checkpoint or require_bundled_model("pass --checkpoint")
     model, isa, slug = cpu_description()
     with tempfile.TemporaryDirectory() as tmp:

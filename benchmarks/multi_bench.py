@@ -114,7 +114,7 @@ def bare_network(iterations=20):
     import cv2
 
     from ssd_edge.runtime.stream import load_detector
-    from ssd_edge.runtime.stream.sources import demo_clip
+    from ssd_edge.runtime.assets import demo_clip
     det = load_detector(None)
     cap = cv2.VideoCapture(demo_clip())
     frames = [cap.read()[1] for _ in range(4)]

@@ -91,8 +91,8 @@ def checkpoints(a, work):
         out.append((given[arch], True) if arch in given else (random_checkpoint(arch, a, work),
                                                                False))
     if a.bundled:
-        from ssd_edge.runtime.stream import api
-        path = api.bundled_model()
+        from ssd_edge.runtime import assets
+        path = assets.bundled_model()
         if path is None:
             raise SsdEdgeError("expected the bundled model with --bundled, got none in this "
                                "installation")

@@ -92,7 +92,7 @@ def main(argv=None):
     a = build_parser().parse_args(argv)
     if a.calib_images < 1:
         raise SsdEdgeError("expected --calib-images N with N >= 1, got %d" % a.calib_images)
-    from .runtime.stream.api import require_bundled_model
+    from .runtime.assets import require_bundled_model
     model = require_bundled_model(
         "the demo needs it: reinstall ssd-edge, or point SSD_EDGE_ASSETS at a folder holding it",
         checkpoint=True)

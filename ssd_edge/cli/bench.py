@@ -103,8 +103,8 @@ def options_from_args(a):
 def _models(paths):
     from ..bench.cases import check_model_path
     if not paths:
-        from ..runtime.stream import api
-        bundled = api.bundled_model()
+        from ..runtime import assets
+        bundled = assets.bundled_model()
         if bundled is None:
             raise SsdEdgeError("no model given and no bundled model in this installation; pass "
                                "MODEL files (.onnx, .ort, .engine or .pth)")

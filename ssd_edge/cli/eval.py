@@ -109,7 +109,7 @@ def main(argv=None):
     from ..runtime import Detector
     model = a.model
     if model is None:
-        from ..runtime.stream.api import require_bundled_model
+        from ..runtime.assets import require_bundled_model
         model = require_bundled_model("pass a model: ssd-eval MODEL --dataset DIR")
     dataset = load_dataset(a.dataset, a.dataset_type, a.split, a.classes)
     with Detector.load(model, backend=a.backend, conf_threshold=a.conf, iou_threshold=a.iou,

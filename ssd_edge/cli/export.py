@@ -184,7 +184,7 @@ def main(argv=None):
         return 0
     if not a.model:
         # The bundled model is exported into the current folder, never into the package.
-        from ..runtime.stream.api import require_bundled_model
+        from ..runtime.assets import require_bundled_model
         a.model = require_bundled_model("pass a model: ssd-export MODEL.pth|.onnx ...",
                                         checkpoint=True)
         if not a.output and not a.output_dir:

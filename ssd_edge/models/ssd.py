@@ -44,7 +44,8 @@ class SSD(nn.Module):
     Training mode returns the raw ``(confidences (B, P, C), locations (B, P, 4))``; eval mode
     returns ``(scores (B, P, C) softmax over classes, boxes (B, P, 4) corner form normalised,
     not clamped)`` — exactly pytorch-ssd with ``is_test=True``. Input: ``(B, 3, H, W) float32``,
-    RGB normalised by the spec's mean/std.
+    RGB normalised by the spec's mean/std. ``forward`` is :meth:`heads` then (in eval mode)
+    :meth:`decode`; the torch frame path calls the two itself to decode in FP32 behind FP16 heads.
     """
 
     def __init__(self, num_classes, base_net, taps, extras, classification_headers,
@@ -99,25 +100,42 @@ class SSD(nn.Module):
             on_map(index, x)
             index += 1
 
-    def forward(self, x):
+    def heads(self, x):
+        """Run the network up to its heads: ``(B, 3, H, W)`` input → raw ``(confidences
+        (B, P, C), locations (B, P, 4))`` in prior order (what training mode returns), in the
+        module's dtype."""
         confidences, locations = [], []
 
-        def heads(i, y):
+        def collect(i, y):
             c = self.classification_headers[i](y)
             loc = self.regression_headers[i](y)
             # NCHW → NHWC → (B, H·W·anchors, C): the prior order of generate_ssd_priors.
             confidences.append(c.permute(0, 2, 3, 1).reshape(c.shape[0], -1, self.num_classes))
             locations.append(loc.permute(0, 2, 3, 1).reshape(loc.shape[0], -1, 4))
 
-        self.walk(x, heads)
-        conf = torch.cat(confidences, 1)
-        loc = torch.cat(locations, 1)
+        self.walk(x, collect)
+        return torch.cat(confidences, 1), torch.cat(locations, 1)
+
+    def decode(self, confidences, locations, priors=None):
+        """Raw head outputs → ``(scores (B, P, C) softmax over classes, boxes (B, P, 4) corner
+        form normalised, not clamped)``, computed in the inputs' dtype.
+
+        ``priors``: ``(P, 4)`` centre-form priors to use instead of the module's buffer (e.g. a
+        float32 copy kept when the module itself runs in FP16).
+        """
+        if priors is None:
+            priors = self.priors
+        if priors is None:
+            raise RuntimeError("SSD has no priors; build it with ssd_edge.models.build_model")
+        return F.softmax(confidences, dim=2), decode_corner(locations, priors,
+                                                            self.center_variance,
+                                                            self.size_variance)
+
+    def forward(self, x):
+        conf, loc = self.heads(x)
         if self.training:
             return conf, loc
-        if self.priors is None:
-            raise RuntimeError("SSD has no priors; build it with ssd_edge.models.build_model")
-        return F.softmax(conf, dim=2), decode_corner(loc, self.priors, self.center_variance,
-                                                     self.size_variance)
+        return self.decode(conf, loc)
 
     def feature_map_sizes(self, size):
         """Return the ``(H, W)`` of every head's input for a ``size``×``size`` input (or an

@@ -133,7 +133,7 @@ class Detector:
             raise SsdEdgeError("expected threads >= 1 (or None for the backend's default), got %r"
                                % (threads,))
         if path is None:
-            from .stream.api import require_bundled_model
+            from .assets import require_bundled_model
             path = require_bundled_model("pass a model: Detector.load(\"model.onnx\")")
         from .registry import resolve_model
         path, _ = resolve_model(path)

@@ -126,41 +126,31 @@ def network(model, half=False):
 
     With ``half`` the module is converted to FP16 in place; its backbone and heads run in FP16
     while the softmax and the box decoding run in FP32 on float32 priors (what ssd-export's FP16
-    artifact does too), so FP16 costs the boxes no precision beyond the convolutions'.
+    artifact does too), so FP16 costs the boxes no precision beyond the convolutions'. The
+    split is the SSD module's own (``model.heads`` then ``model.decode``); a module without
+    them runs wholly in FP16.
     """
-    import torch
-    import torch.nn.functional as F
-    walk = getattr(model, "walk", None)
+    heads = getattr(model, "heads", None)
+    decode = getattr(model, "decode", None)
     priors = getattr(model, "priors", None)
     if not half:
         def run(x):
             scores, boxes = model(x)[:2]
             return scores.float(), boxes.float()
         return run
-    if walk is None or priors is None:
+    if heads is None or decode is None or priors is None:
         model.half()
 
         def run_half(x):
             scores, boxes = model(x)[:2]
             return scores.float(), boxes.float()
         return run_half
-    from ..models.ssd import decode_corner
-    priors = priors.detach().float().clone()
+    priors = priors.detach().float().clone()     # taken before .half() rounds the buffer
     model.half()
 
     def run_mixed(x):
-        conf, loc = [], []
-
-        def heads(i, y):       # SSD.forward's head layout: NCHW → (B, H·W·anchors, C / 4)
-            c = model.classification_headers[i](y)
-            r = model.regression_headers[i](y)
-            conf.append(c.permute(0, 2, 3, 1).reshape(c.shape[0], -1, model.num_classes))
-            loc.append(r.permute(0, 2, 3, 1).reshape(r.shape[0], -1, 4))
-
-        walk(x, heads)
-        scores = F.softmax(torch.cat(conf, 1).float(), dim=2)
-        return scores, decode_corner(torch.cat(loc, 1).float(), priors, model.center_variance,
-                                     model.size_variance)
+        conf, loc = heads(x)
+        return decode(conf.float(), loc.float(), priors)
     return run_mixed
 
 

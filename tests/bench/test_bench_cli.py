@@ -201,8 +201,8 @@ def test_bad_input_exits_2_with_one_line(args, needle, tiny_models, tmp_path):
 
 
 def test_no_model_and_no_bundled_model_is_a_clear_error(monkeypatch, capsys):
-    from ssd_edge.runtime.stream import api
-    monkeypatch.setattr(api, "bundled_model", lambda: None)
+    from ssd_edge.runtime import assets
+    monkeypatch.setattr(assets, "bundled_model", lambda: None)
     assert main([]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no model given and no bundled model" in err[0]

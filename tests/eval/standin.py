@@ -4,8 +4,7 @@ folder that ``SSD_EDGE_ASSETS`` points the lookup at. Tests never write into the
 """
 import os
 
-from ssd_edge.runtime.stream.api import BUNDLED_MODEL
-from ssd_edge.runtime.stream.sources import ASSETS_ENV
+from ssd_edge.runtime.assets import ASSETS_ENV, BUNDLED_MODEL
 
 LABELS = ("BACKGROUND", "circle", "square", "triangle", "star")
 

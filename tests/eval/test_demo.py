@@ -18,8 +18,8 @@ pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 cv2 = pytest.importorskip("cv2")
 
-from ssd_edge.runtime.stream.api import BUNDLED_MODEL, bundled_model   # noqa: E402
-from ssd_edge.runtime.stream.sources import ASSETS_ENV, demo_clip      # noqa: E402
+from ssd_edge.runtime.assets import (ASSETS_ENV, BUNDLED_MODEL, bundled_model,  # noqa: E402
+                                     demo_clip)
 
 from .standin import LABELS, make_assets, use_assets                   # noqa: E402
 

@@ -27,6 +27,8 @@ from ssd_edge.cli.export import main as export_main      # noqa: E402
 from ssd_edge.data import VOCDataset, generate_voc       # noqa: E402
 from ssd_edge.data.synthetic import voc_xml              # noqa: E402
 
+from formatdoc import doc_table, flatten, type_ok           # noqa: E402
+
 from .standin import LABELS, make_assets, use_assets     # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -149,43 +151,8 @@ def test_table_is_printed(bench, capsys, tmp_path):
 
 def doc_fields():
     """``{path: type}`` from the ``<!-- fields: ssd-eval schema=1 -->`` table."""
-    text = open(DOC, encoding="utf-8").read()
-    m = re.search(r"<!-- fields: ssd-eval schema=1 -->\n((?:\|.*\n)+)", text)
-    assert m, "docs/evaluation.md lacks the ssd-eval fields table"
-    rows = {}
-    for line in m.group(1).splitlines()[2:]:
-        cells = [c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]]
-        assert len(cells) == 4 and all(cells), "malformed row: %s" % line
-        rows[cells[0].strip("`")] = cells[1].replace("\\|", "|")
-    return rows
-
-
-_TYPES = {"int": (int,), "float": (float, int), "str": (str,), "bool": (bool,), "object": (dict,)}
-
-
-def type_ok(value, spec):
-    for t in spec.split("|"):
-        if t == "null" and value is None:
-            return True
-        if t.startswith("list[") and isinstance(value, list):
-            if all(isinstance(v, _TYPES[t[5:-1]]) and not isinstance(v, bool) for v in value):
-                return True
-        elif t in _TYPES and isinstance(value, _TYPES[t]) and not isinstance(value, bool):
-            return True
-    return False
-
-
-def flatten(obj, prefix="", out=None):
-    out = {} if out is None else out
-    for key, value in obj.items():
-        path = prefix + key
-        out.setdefault(path, []).append(value)
-        if isinstance(value, dict):
-            flatten(value, path + ".", out)
-        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-            for v in value:
-                flatten(v, path + "[].", out)
-    return out
+    table = doc_table("fields: ssd-eval schema=1", DOC)
+    return {path: t for path, (t, _) in table.items()}
 
 
 @pytest.mark.slow

@@ -4,7 +4,6 @@ directions, with the documented types."""
 import dataclasses
 import json
 import os
-import re
 import sys
 
 import numpy as np
@@ -17,6 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) 
 from fakes import install_fakes  # noqa: E402
 from fakes.fake_cuda import FakeGpu  # noqa: E402
 from fakes.tiny_onnx import make_tiny_onnx, tiny_spec  # noqa: E402
+from formatdoc import FORMATS as DOC, check_against, doc_table  # noqa: E402
 from ssd_edge import DetectorSpec  # noqa: E402
 from ssd_edge.export.engine_sidecar import SIDECAR_SCHEMA  # noqa: E402
 from ssd_edge.export.metadata import SPEC_KEY  # noqa: E402
@@ -24,81 +24,10 @@ from ssd_edge.export.nms_graph import NMS_KEY  # noqa: E402
 from ssd_edge.export.tensorrt import BuildOptions, build_engine  # noqa: E402
 from ssd_edge.spec import SCHEMA_VERSION, NmsDefaults, PriorLevel  # noqa: E402
 
-DOC = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                   "docs", "formats.md")
-TYPES = {"int": int, "float": float, "str": str, "bool": bool, "object": dict}
 NOT_EXPANDED = {"spec"}          # the sidecar's spec is checked against its own table
-
-
-def doc_table(marker):
-    """``{field path: (type, meaning)}`` of the table after ``<!-- MARKER -->``."""
-    text = open(DOC, encoding="utf-8").read()
-    m = re.search(r"<!-- %s -->\n((?:\|.*\n)+)" % re.escape(marker), text)
-    assert m, "docs/formats.md has no table marked <!-- %s -->" % marker
-    rows = {}
-    for line in m.group(1).splitlines()[2:]:
-        cells = [c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]]
-        assert len(cells) == 4 and all(cells), "malformed row: %s" % line
-        rows[cells[0].strip("`")] = (cells[1].replace("\\|", "|"), cells[3])
-    return rows
-
-
-def _is(v, t):
-    if t is float:
-        return isinstance(v, (float, int)) and not isinstance(v, bool)
-    if t is int:
-        return isinstance(v, int) and not isinstance(v, bool)
-    return isinstance(v, t)
-
-
-def type_ok(value, spec):
-    for t in spec.split("|"):
-        if t == "null" and value is None:
-            return True
-        if t.startswith("list[") and isinstance(value, list):
-            if all(_is(v, TYPES[t[5:-1]]) for v in value):
-                return True
-        elif t in TYPES and _is(value, TYPES[t]):
-            return True
-    return False
-
-
-def flatten(obj, prefix="", out=None, skip=()):
-    """``{path: [values]}`` in the doc's syntax (``a.b``, ``a[].b``)."""
-    out = {} if out is None else out
-    for key, value in obj.items():
-        path = prefix + key
-        out.setdefault(path, []).append(value)
-        if path in skip:
-            continue
-        if isinstance(value, dict):
-            flatten(value, path + ".", out, skip)
-        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-            for v in value:
-                flatten(v, path + "[].", out, skip)
-    return out
-
 
 #: Spec fields written only when they say something (older readers never see them otherwise).
 SPEC_OPTIONAL = ("activation_assumed",)
-
-
-def check_against(marker, documents, skip=(), optional=()):
-    """Every path written is documented with a matching type, and every documented path is
-    written by at least one of ``documents`` (except the ``optional`` ones)."""
-    table = doc_table(marker)
-    seen = {}
-    for doc in documents:
-        for path, values in flatten(doc, skip=skip).items():
-            assert path in table, "%s writes %s, which docs/formats.md does not list" % (
-                marker, path)
-            for v in values:
-                assert type_ok(v, table[path][0]), "%s: %s = %r is not %s" % (
-                    marker, path, v, table[path][0])
-            seen.setdefault(path, []).extend(values)
-    missing = sorted(set(table) - set(seen) - set(optional))
-    assert not missing, "docs/formats.md lists %s fields nothing writes: %s" % (marker, missing)
-    return table, seen
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ written as JPEGs) is shared by the checks; each file is then opened the way a us
 """
 import json
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -18,6 +19,8 @@ pytest.importorskip("litert_torch", reason="needs ssd-edge[mobile] (litert-torch
 pytest.importorskip("ncnn", reason="needs ssd-edge[mobile] (ncnn)")
 pytest.importorskip("pnnx", reason="needs ssd-edge[mobile] (pnnx)")
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tests/
+from formatdoc import doc_table, type_ok  # noqa: E402
 from ssd_edge import Detector  # noqa: E402
 from ssd_edge.cli.export import main  # noqa: E402
 from ssd_edge.export.calib import load_calibration  # noqa: E402
@@ -168,18 +171,10 @@ def test_coreml_package_is_checked_for_spec_and_io(exported, tmp_path):
 
 
 def test_ncnn_sidecar_fields_are_the_documented_ones(exported):
-    import re
-    doc = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "formats.md")
-    with open(doc, encoding="utf-8") as f:
-        m = re.search(r"<!-- fields: ncnn-sidecar schema=1 -->\n((?:\|.*\n)+)", f.read())
-    assert m, "docs/formats.md lost the ncnn sidecar table"
-    rows = {}
-    for line in m.group(1).splitlines()[2:]:
-        cells = [c.strip() for c in line.strip("|").split("|")]
-        rows[cells[0].strip("`")] = {"int": int, "str": str, "object": dict}[cells[1]]
+    rows = doc_table("fields: ncnn-sidecar schema=1")
     for suffix, precision in ((".ncnn.json", "fp32"), (".fp16.ncnn.json", "fp16")):
         with open(exported["stem"] + suffix) as f:
             side = json.load(f)
         assert set(side) == set(rows)
-        assert all(isinstance(side[k], t) for k, t in rows.items())
+        assert all(type_ok(side[k], t) for k, (t, _) in rows.items())
         assert side["schema"] == 1 and side["precision"] == side["spec"]["precision"] == precision

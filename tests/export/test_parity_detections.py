@@ -10,7 +10,7 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("cv2")
 
 from ssd_edge.cli.export import main                                        # noqa: E402
-from ssd_edge.runtime.stream.api import bundled_model                       # noqa: E402
+from ssd_edge.runtime.assets import bundled_model                            # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 REAL_PHOTOS = os.path.join(os.path.dirname(ROOT), "shared", "real", "photos", "jetson-inference")

@@ -9,8 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from ssd_edge.runtime.stream.api import BUNDLED_MODEL, BUNDLED_ONNX, bundled_model
-from ssd_edge.runtime.stream.sources import ASSETS_ENV
+from ssd_edge.runtime.assets import ASSETS_ENV, BUNDLED_MODEL, BUNDLED_ONNX, bundled_model
 
 pytest.importorskip("onnxruntime")
 cv2 = pytest.importorskip("cv2")

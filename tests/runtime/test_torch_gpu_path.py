@@ -351,6 +351,30 @@ def test_network_fp32_is_the_module_forward(zoo):
     assert torch.equal(got[0], want[0]) and torch.equal(got[1], want[1])
 
 
+def test_network_fp16_runs_the_heads_in_fp16_and_decodes_in_fp32(zoo):
+    """The FP16 path is the module's own split: FP16 ``heads``, then ``decode`` in float32 on
+    priors copied before ``.half()`` rounded them (run on CPU tensors here; FramePath only
+    offers it on CUDA)."""
+    pth, spec = zoo
+    model = load_model(pth)
+    priors = model.priors.clone()
+    x = torch.randn(2, 3, *spec.input_size)
+    with torch.no_grad():
+        want = model(x)
+        run = network(model, half=True)
+        assert next(model.parameters()).dtype == torch.float16
+        try:
+            got = run(x.half())
+        except RuntimeError as e:        # an FP16 kernel this CPU build of torch lacks
+            pytest.skip("FP16 convolutions do not run on this CPU: %s" % e)
+        conf, loc = model.heads(x.half())
+        exact = model.decode(conf.float(), loc.float(), priors)
+    assert got[0].dtype == got[1].dtype == torch.float32
+    assert torch.equal(got[0], exact[0]) and torch.equal(got[1], exact[1])
+    np.testing.assert_allclose(got[0].numpy(), want[0].numpy(), rtol=0, atol=0.05)
+    np.testing.assert_allclose(got[1].numpy(), want[1].numpy(), rtol=0, atol=0.05)
+
+
 def test_cuda_only_options_refused_on_the_cpu(zoo, tiny):
     from ssd_edge.runtime import Detector
     pth, spec = zoo

@@ -2,6 +2,7 @@
 import json
 import os
 import re
+import sys
 import urllib.request
 
 import pytest
@@ -10,75 +11,8 @@ from streamkit import ROOT, write_video
 
 from ssd_edge.runtime.stream import Pipeline, open_sink, open_source
 
-DOC = os.path.join(ROOT, "docs", "formats.md")
-TYPES = {"int": int, "float": float, "str": str, "bool": bool, "object": dict}
-
-
-def doc_tables():
-    """``{name: (schema, {path: type string})}`` from the ``<!-- fields: ... -->`` tables."""
-    text = open(DOC, encoding="utf-8").read()
-    tables = {}
-    for m in re.finditer(r"<!-- fields: (\S+) schema=(\d+) -->\n((?:\|.*\n)+)", text):
-        rows = {}
-        for line in m.group(3).splitlines()[2:]:
-            cells = [c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]]
-            assert len(cells) == 4 and all(cells), "malformed row: %s" % line
-            rows[cells[0].strip("`")] = cells[1].replace("\\|", "|")
-        tables[m.group(1)] = (int(m.group(2)), rows)
-    return tables
-
-
-def type_ok(value, spec):
-    options = spec.split("|")
-    if value is None:
-        return "null" in options
-    for t in options:
-        if t.startswith("list[") and isinstance(value, list):
-            inner = TYPES[t[5:-1]]
-            if all(_is(v, inner) for v in value):
-                return True
-        elif t in TYPES and _is(value, TYPES[t]):
-            return True
-    return False
-
-
-def _is(v, t):
-    if t is float:
-        return isinstance(v, (float, int)) and not isinstance(v, bool)
-    if t is int:
-        return isinstance(v, int) and not isinstance(v, bool)
-    return isinstance(v, t)
-
-
-def flatten(obj, prefix="", out=None):
-    """``{path: [values]}`` with the doc's path syntax (``a.b``, ``a[].b``)."""
-    out = {} if out is None else out
-    for key, value in obj.items():
-        path = prefix + key
-        out.setdefault(path, []).append(value)
-        if isinstance(value, dict):
-            flatten(value, path + ".", out)
-        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-            for v in value:
-                flatten(v, path + "[].", out)
-    return out
-
-
-def check(name, document):
-    schema, fields = doc_tables()[name]
-    assert document["schema"] == schema
-    got = flatten(document)
-    undocumented = sorted(set(got) - set(fields))
-    assert not undocumented, "%s writes fields docs/formats.md does not describe: %s" % (
-        name, undocumented)
-    # Every documented field is present (children of lists only where the list is non-empty).
-    for path, spec in fields.items():
-        parent = path.rsplit("[].", 1)[0] if "[]." in path else None
-        optional = "absent" in spec.split("|")
-        if not optional and (parent is None or any(got.get(parent, []))):
-            assert path in got, "%s lacks documented field %s" % (name, path)
-        for value in got.get(path, []):
-            assert type_ok(value, spec), "%s: %s = %r is not %s" % (name, path, value, spec)
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+from formatdoc import TYPES, check, doc_tables  # noqa: E402,F401  (test_multi imports check)
 
 
 def test_doc_tables_are_present_and_well_formed():

@@ -38,8 +38,6 @@ LAZY = (
      "with ssd-live's overlay (OpenCV), only when asked"),
     ("ssd_edge.runtime.registry", "ssd_edge.models.specs", "a named model's download writes "
      "its .spec.json from the zoo's tables (no torch)"),
-    ("ssd_edge.runtime.torch_gpu", "ssd_edge.models.ssd", "the torch frame path reuses the "
-     "net's decoding"),
     ("ssd_edge.runtime.backends.trt", "ssd_edge.export.tensorrt", "an engine is built on "
      "first use (engine cache)"),
     ("ssd_edge.runtime.backends.trt", "ssd_edge.export.tensorrt_steps", "the engine cache reads "

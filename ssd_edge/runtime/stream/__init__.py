@@ -9,7 +9,8 @@ and the source classes, :func:`open_sink` and the sink classes, :class:`Pipeline
 :class:`MjpegServer`, :func:`draw`. See docs/streaming.md. Importing this package imports
 neither OpenCV nor any inference backend; they load when a source, sink or model is opened.
 """
-from .api import Stream, bundled_model, load_detector, stream
+from ..assets import bundled_model
+from .api import Stream, load_detector, stream
 from .files import ImageSource, VideoFileSource
 from .frames import FLIPS, Frame, Source, SourceOptions, has_gstreamer
 from .live import LiveSource

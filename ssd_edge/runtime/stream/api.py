@@ -20,48 +20,19 @@ from typing import Any, Generator, Iterator, Optional, Sequence, Tuple
 import numpy as np
 
 from ...errors import SsdEdgeError
+from ..assets import require_bundled_model
 from .frames import SourceOptions
 from .overlay import OverlayOptions
 from .pipeline import Pipeline, PipelineOptions
 from .server import MjpegServer
 from .sinks import Sink, open_sink
-from .sources import assets_dir, open_source
+from .sources import open_source
 from .stats import Stats
 
 _SOURCE_KEYS = {f.name for f in fields(SourceOptions)}
 _PIPELINE_KEYS = {f.name for f in fields(PipelineOptions)}
 _TRACK_KEYS = {"lost_track_buffer", "track_activation_threshold", "minimum_consecutive_frames",
                "minimum_iou_threshold", "high_conf_det_threshold"}
-
-
-#: File name of the bundled checkpoint (with ``.spec.json`` beside it) in the assets folder.
-BUNDLED_MODEL = "shapes-mb2-ssd-lite.pth"
-#: Its FP32 ONNX, exported by ssd-export from that checkpoint: what runs when no model is given
-#: (exact, several times faster than the checkpoint in PyTorch on a CPU, and needs no torch).
-BUNDLED_ONNX = "shapes-mb2-ssd-lite.onnx"
-
-
-def bundled_model(checkpoint: bool = False) -> Optional[str]:
-    """Path of the model shipped inside the package (in ``assets/``, or under
-    ``$SSD_EDGE_ASSETS``): its FP32 ONNX, falling back to the ``.pth`` where an installation has
-    only that; ``checkpoint=True`` asks for the ``.pth`` (what export and training start from).
-    ``None`` when the installation has none."""
-    names = (BUNDLED_MODEL,) if checkpoint else (BUNDLED_ONNX, BUNDLED_MODEL)
-    for name in names:
-        path = os.path.join(assets_dir(), name)
-        if os.path.isfile(path):
-            return path
-    return None
-
-
-def require_bundled_model(fix: str = "pass --model MODEL.onnx|.engine|.pth",
-                          checkpoint: bool = False) -> str:
-    """:func:`bundled_model`, or the one-line error saying it is missing, ending in ``fix``."""
-    path = bundled_model(checkpoint)
-    if path is None:
-        raise SsdEdgeError("no model given and no bundled model in this installation (expected "
-                           "%s); %s" % (os.path.join(assets_dir(), BUNDLED_MODEL), fix))
-    return path
 
 
 def load_detector(model: Any = None, **kwargs: Any) -> Any:

@@ -17,6 +17,7 @@ import os
 import re
 
 from ...errors import SsdEdgeError
+from ..assets import demo_clip
 from .files import ImageSource, VideoFileSource, is_image
 from .frames import SourceOptions, import_cv2, require_gstreamer
 from .live import CvReader, LiveSource
@@ -143,27 +144,3 @@ def http_source(uri, options):
     if boundary is None:
         return _stream_source(uri, options)
     return LiveSource(uri, lambda: MjpegReader(uri, timeout=options.open_timeout), options)
-
-
-#: Environment variable naming a folder to use instead of the package's ``assets/`` (the
-#: bundled model and demo clip): for packagers who install data elsewhere, and for tests.
-ASSETS_ENV = "SSD_EDGE_ASSETS"
-
-
-def assets_dir():
-    """The folder holding the bundled model and demo clip: ``$SSD_EDGE_ASSETS`` when set,
-    else ``ssd_edge/assets`` inside the installed package."""
-    override = os.environ.get(ASSETS_ENV)
-    if override:
-        return os.path.abspath(os.path.expanduser(override))
-    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    return os.path.join(here, "assets")
-
-
-def demo_clip():
-    """Path of the bundled demo clip (``demo.mp4`` in :func:`assets_dir`), or an error."""
-    path = os.path.join(assets_dir(), "demo.mp4")
-    if not os.path.isfile(path):
-        raise SsdEdgeError("demo:// needs the demo clip %s, which is missing from this "
-                           "installation; pass --source VIDEO|FOLDER|URL instead" % path)
-    return path
