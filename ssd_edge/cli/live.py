@@ -219,14 +219,30 @@ def main(argv=None):
     return 0
 
 
+class _StderrHandler(logging.StreamHandler):
+    """A handler writing to whatever ``sys.stderr`` is when a line is logged (not the stream of
+    the moment it was made: a command run in-process, e.g. from a test, may swap it)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value):
+        pass
+
+
 def log_to_stderr(prog):
     """ssd-edge's own log lines (backend choice, reconnects, signals) on stderr as ``prog: ...``."""
     logger = logging.getLogger("ssd_edge")
-    if not logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter(prog + ": %(message)s"))
+    handler = next((h for h in logger.handlers if isinstance(h, _StderrHandler)), None)
+    if handler is None:
+        if logger.handlers:
+            return                 # a program embedding ssd-edge configured its own logging
+        handler = _StderrHandler()
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
+    handler.setFormatter(logging.Formatter(prog + ": %(message)s"))
 
 
 @contextlib.contextmanager
