@@ -74,7 +74,8 @@ def test_cli_default_model_is_the_onnx(tmp_path):
 
 def test_shipped_onnx_was_exported_from_the_shipped_checkpoint():
     """Fails when the .pth changes without the ONNX being exported again:
-    ssd-export ssd_edge/assets/shapes-mb2-ssd-lite.pth --output ssd_edge/assets/shapes-mb2-ssd-lite.onnx"""
+    ssd-export ssd_edge/assets/shapes-mb2-ssd-lite.pth --dynamic-batch \
+        --output ssd_edge/assets/shapes-mb2-ssd-lite.onnx"""
     from ssd_edge.runtime.artifact import open_artifact
     with open(PTH, "rb") as f:
         sha = hashlib.sha256(f.read()).hexdigest()
@@ -93,14 +94,21 @@ def test_shipped_onnx_equals_a_fresh_export(tmp_path):
     import onnxruntime as ort
     from ssd_edge.cli.export import main
     fresh = str(tmp_path / "fresh.onnx")
-    assert main([PTH, "--output", fresh, "-q", "--no-check"]) == 0
+    assert main([PTH, "--dynamic-batch", "--output", fresh, "-q", "--no-check"]) == 0
     from ssd_edge.runtime.preprocess import Preprocessor
     from ssd_edge.runtime.artifact import open_artifact
     x = Preprocessor(open_artifact(ONNX).spec)(demo_frames(4))
     outs = []
     for path in (ONNX, fresh):
         sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-        outs.append([np.concatenate([sess.run(None, {"input_0": x[i:i + 1]})[k] for i in range(4)])
-                     for k in (0, 1)])
+        outs.append(sess.run(None, {"input_0": x}))      # one batch of 4: a dynamic batch axis
     for a, b in zip(*outs):
         np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_shipped_onnx_has_a_dynamic_batch_axis():
+    """Several sources batch their newest frames into one call (ssd-live --source A --source B)."""
+    from ssd_edge.onnxinfo import read_onnx_info
+    info = read_onnx_info(ONNX)
+    assert not isinstance(info.inputs[0].shape[0], int), info.inputs[0].shape
+    assert all(not isinstance(o.shape[0], int) for o in info.outputs)
