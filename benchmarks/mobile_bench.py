@@ -184,7 +184,7 @@ def main():
     from live_bench import cpu_description
     from ssd_edge.data.synthetic import generate_voc
     from ssd_edge.runtime.assets import require_bundled_model
-    ckpt = a.checkpoint or require_bundled_model("pass --checkpoint")
+    ckpt = a.checkpoint or require_bundled_model("pass --checkpoint", checkpoint=True)
     model, isa, slug = cpu_description()
     with tempfile.TemporaryDirectory() as tmp:
         work = a.work or tmp

@@ -92,7 +92,7 @@ def checkpoints(a, work):
                                                                False))
     if a.bundled:
         from ssd_edge.runtime import assets
-        path = assets.bundled_model()
+        path = assets.bundled_model(checkpoint=True)    # the suite exports from the .pth
         if path is None:
             raise SsdEdgeError("expected the bundled model with --bundled, got none in this "
                                "installation")
