@@ -97,10 +97,10 @@ def build_parser():
     return p
 
 
-def options_from_args(a, output=None):
+def options_from_args(a):
     from ..export.options import ExportOptions
     return ExportOptions(
-        output=output, output_dir=a.output_dir, opset=a.opset, batch=a.batch,
+        opset=a.opset, batch=a.batch,
         dynamic_batch=a.dynamic_batch, max_batch=a.max_batch, simplify=not a.no_simplify,
         nms=a.nms, conf_threshold=a.conf, iou_threshold=a.iou, max_detections=a.max_detections,
         class_agnostic=a.class_agnostic, fp16=a.fp16, int8=a.int8, calib_dir=a.calib,
@@ -201,7 +201,7 @@ def main(argv=None):
         if not a.batch > 1 and not a.model.lower().endswith(".onnx"):
             a.dynamic_batch = True     # Triton batches requests: the network needs a batch axis
     source = load_source(a)
-    options = options_from_args(a, output=source.stem + ".onnx")
+    options = options_from_args(a)
     echo = (lambda *_: None) if a.quiet else (lambda s: print(s, flush=True))
     echo("exporting %s (%s, %d classes, %dx%d WxH)" % (a.model, source.spec.arch,
                                                       source.spec.num_classes,

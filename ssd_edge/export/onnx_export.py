@@ -18,7 +18,8 @@ def export_onnx(model, spec, path, options):
     Runs on the CPU (no CUDA needed), ``dynamo=False`` with ``options.opset``; static batch
     ``options.batch`` unless ``options.dynamic_batch``. Simplifies with onnxsim and falls back
     to the plain graph (saying so) when simplification fails or changes the I/O. Returns
-    ``(path, notes)`` where notes are human-readable lines for the summary.
+    ``(model, notes)``: the ``onnx.ModelProto`` written (so the caller need not read the file
+    back) and human-readable lines for the summary.
     """
     import onnx
     import torch
@@ -51,7 +52,7 @@ def export_onnx(model, spec, path, options):
     set_spec(proto, spec.replace(precision="fp32", output_layout="decoded"))
     onnx.checker.check_model(proto)
     save_onnx(proto, path)
-    return str(path), notes
+    return proto, notes
 
 
 def _simplify(proto):

@@ -11,14 +11,13 @@ CALIB_METHODS = ("minmax", "entropy", "percentile")
 
 @dataclass(frozen=True)
 class ExportOptions:
-    """What to export and how.
+    """What to export and how. Where the files go is the export's ``Source.stem`` (``--output``
+    and ``--output-dir`` choose it before any work starts), not an option.
 
     Batch: ``batch`` is the static batch; with ``dynamic_batch`` the batch axis is symbolic and
     engines get an optimisation profile ``1..max_batch``.
     """
 
-    output: Optional[str] = None          # path of the FP32 ONNX; None = beside the checkpoint
-    output_dir: Optional[str] = None
     opset: int = 13
     batch: int = 1
     dynamic_batch: bool = False

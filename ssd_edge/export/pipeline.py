@@ -1,4 +1,5 @@
 """ssd-export's orchestration: one step per artifact, a parity check after each, a summary."""
+import copy
 import logging
 import os
 from dataclasses import dataclass, field
@@ -88,7 +89,7 @@ def run_export(source, options, echo=print, run_engine=None, run_file=None):
 
     fp32 = artifact_path(source.stem)
     if source.model is not None:
-        _, notes = export_onnx(source.model, spec, fp32, options)
+        base, notes = export_onnx(source.model, spec, fp32, options)
         ref = par.torch_outputs(source.model, inputs) if options.check else None
         ref_name = "PyTorch"
     else:
@@ -104,7 +105,7 @@ def run_export(source, options, echo=print, run_engine=None, run_file=None):
         if source.original:
             notes = ["a copy of %s describing itself (spec embedded, input %s)"
                      % (os.path.basename(source.original), "input_0")]
-    base = load_onnx(fp32)
+        base = load_onnx(fp32)
     art = WrittenFile(fp32, "onnx", prec0, nms=_nms_in(base), notes=notes)
     if options.check and (source.model is not None or source.original) and ref is not None:
         art.parity = par.compare_raw(spec, ref, _raw(par.ort_outputs(fp32, inputs,
@@ -118,7 +119,7 @@ def run_export(source, options, echo=print, run_engine=None, run_file=None):
     if options.fp16 and prec0 == "fp32":
         from .fp16 import to_fp16
         path = artifact_path(source.stem, "fp16")
-        half = to_fp16(load_onnx(fp32))        # converts in place: give it its own copy
+        half = to_fp16(copy.deepcopy(base))    # converts in place: give it its own copy
         save_onnx(half, path)
         models["fp16"] = (path, half)
         arts.append(_checked(WrittenFile(path, "onnx", "fp16"), spec, ref, inputs, options))
@@ -205,7 +206,6 @@ def _nms_artifacts(source, spec, models, ref, inputs, options):
     from .metadata import save_onnx
     from .nms_graph import add_onnx_nms, add_trt_nms, plugin_attributes
     from .nms_check import check_onnx_nms, check_plugin_attributes
-    import copy
     out = []
     for prec, (_, proto) in models.items():
         m = copy.deepcopy(proto)
