@@ -43,7 +43,8 @@ sys.path.insert(0, HERE)
 from live_bench import cpu_description  # noqa: E402
 from predictor_ref import _blocks, _placeholder_torchvision, agreement_over  # noqa: E402
 
-REAL = os.path.join(ROOT, "..", "shared", "real")
+#: The real-data folder (models/ultraface, photos/faces, photos/jetson-inference): --real DIR.
+REAL = os.environ.get("SSD_EDGE_REAL_DATA")
 SETTINGS = dict(conf_threshold=0.6, iou_threshold=0.3, candidate_size=1500, top_k=750,
                 max_detections=-1)
 
@@ -110,14 +111,21 @@ def case(det, predict, frame, rgb, repeat, ref):
 
 
 def main():
+    global REAL
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--ultraface", default=os.environ.get("SSD_EDGE_ULTRAFACE"),
                     help="checkout of Ultra-Light-Fast-Generic-Face-Detector-1MB")
-    ap.add_argument("--checkpoint", default=os.path.join(REAL, "models", "ultraface",
-                                                         "version-RFB-320.pth"))
+    ap.add_argument("--real", default=REAL,
+                    help="the real-data folder: models/ultraface, photos/faces, "
+                         "photos/jetson-inference (default $SSD_EDGE_REAL_DATA)")
+    ap.add_argument("--checkpoint", help="default: REAL/models/ultraface/version-RFB-320.pth")
     ap.add_argument("--repeat", type=int, default=30)
     ap.add_argument("--out")
     a = ap.parse_args()
+    if not a.real or not os.path.isdir(os.path.join(a.real, "models", "ultraface")):
+        raise SystemExit("pass --real DIR: the folder holding models/ultraface and photos/")
+    REAL = a.real
+    a.checkpoint = a.checkpoint or os.path.join(REAL, "models", "ultraface", "version-RFB-320.pth")
     if not a.ultraface or not os.path.isdir(os.path.join(a.ultraface, "vision", "ssd")):
         raise SystemExit("pass --ultraface DIR: a checkout of UltraFace (its vision/ssd runs as "
                          "the reference)")

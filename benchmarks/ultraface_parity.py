@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
 """Per-checkpoint, per-backend parity with UltraFace's own Predictor, as a markdown table.
 
-For every UltraFace checkpoint in ../shared/real/models/ultraface (and UltraFace's published
+For every UltraFace checkpoint in the real-data folder's models/ultraface (and UltraFace's published
 ONNX files) this runs the real photos recorded in tests/real/ultraface_reference.json through
 the ``.pth`` on the torch backend and the exported FP32 ONNX on ONNX Runtime, OpenVINO (FP32
 pinned) and OpenCV, at detect_imgs.py's settings, and prints: photos whose detection count
 equals the Predictor's, detections, and the largest box (px) and score differences over detections
 paired as the tests pair them (same class, nearest box).
 
-    python benchmarks/ultraface_parity.py [--out table.md]
+    python benchmarks/ultraface_parity.py --real DIR [--out table.md]
 """
 import argparse
 import json
@@ -20,7 +20,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..")
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "tests", "real"))
-from realdata import REAL, as_rows, mismatch, worst  # noqa: E402
+from realdata import as_rows, mismatch, worst  # noqa: E402
+
+#: The real-data folder (models/ultraface, photos/): --real DIR or $SSD_EDGE_REAL_DATA.
+REAL = os.environ.get("SSD_EDGE_REAL_DATA")
 
 PUBLISHED = {"onnx/version-RFB-320.onnx": "version-RFB-320.pth",
              "onnx/version-slim-320.onnx": "version-slim-320.pth"}
@@ -42,9 +45,16 @@ def run(det, ref):
 
 
 def main():
+    global REAL
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--real", default=REAL,
+                    help="the real-data folder: models/ultraface and photos/ (default "
+                         "$SSD_EDGE_REAL_DATA)")
     ap.add_argument("--out")
     a = ap.parse_args()
+    if not a.real or not os.path.isdir(os.path.join(a.real, "models", "ultraface")):
+        raise SystemExit("pass --real DIR: the folder holding models/ultraface and photos/")
+    REAL = a.real
     from ssd_edge import Detector
     from ssd_edge.cli.export import main as export
     with open(os.path.join(ROOT, "tests", "real", "ultraface_reference.json")) as f:

@@ -13,6 +13,7 @@ Module names and nesting follow the published checkpoints' state_dict exactly (`
 import torch
 from torch import nn
 
+from .mobilenet_v1 import _conv_bn, _conv_dw   # the same layers, keyed the same way
 from .ssd import SSD, Tap
 
 _BASE = 16
@@ -22,18 +23,6 @@ _DW_BLOCKS = ((2, 1), (2, 2), (2, 1), (4, 2), (4, 1), (4, 1), (4, 1), (8, 2), (8
 _RFB_INDEX = 7          # base_net index the RFB block takes in ultraface-rfb
 _MAP_CHANNELS = (4 * _BASE, 8 * _BASE, 16 * _BASE, 16 * _BASE)
 _TAPS = (8, 11, 13)
-
-
-def _conv_bn(inp, oup, stride):
-    return nn.Sequential(nn.Conv2d(inp, oup, 3, stride, 1, bias=False), nn.BatchNorm2d(oup),
-                         nn.ReLU(inplace=True))
-
-
-def _conv_dw(inp, oup, stride):
-    return nn.Sequential(
-        nn.Conv2d(inp, inp, 3, stride, 1, groups=inp, bias=False), nn.BatchNorm2d(inp),
-        nn.ReLU(inplace=True),
-        nn.Conv2d(inp, oup, 1, 1, 0, bias=False), nn.BatchNorm2d(oup), nn.ReLU(inplace=True))
 
 
 def _separable(inp, oup, stride=1):
