@@ -1,7 +1,8 @@
 """Post-processing: scores and decoded boxes → :class:`Detections`, as pytorch-ssd's Predictor.
 
 The Predictor loops over classes in Python and runs a greedy NMS per class. Here every class is
-processed at once: candidates are picked with one ``argpartition``, all pairwise IoUs of every
+processed at once: candidates are the above-threshold pairs sorted once (one ``argpartition``
+first where a class has more than ``candidate_size`` of them), all pairwise IoUs of every
 class are computed in one broadcast, and the greedy pass is solved as a fixed point (a box is
 kept iff no *kept* higher-scoring box of its class overlaps it by more than the threshold; that
 recurrence has exactly one solution, the greedy one, and iterating it from "keep everything"
@@ -115,7 +116,7 @@ def postprocess_image(scores: np.ndarray, boxes: np.ndarray, *,
     if frame_size is not None:
         w, h = frame_size
         out_boxes = out_boxes * np.array([w, h, w, h], dtype=np.float32)
-    names = [labels[c] for c in cls] if labels is not None else []
+    names = [labels[c] for c in cls.tolist()] if labels is not None else []
     return Detections(out_boxes, keep_scores, cls, names)
 
 
@@ -127,30 +128,56 @@ def _candidates(scores: np.ndarray, conf_threshold: float, candidate_size: int) 
     """
     fg = np.ascontiguousarray(scores[:, 1:].T)                               # (C-1, P)
     above = fg > conf_threshold
-    counts = np.count_nonzero(above, axis=1)
+    rows, cols = np.nonzero(above)                         # class-major, prior ascending
+    if rows.size == 0:
+        return rows + 1, None, None, None
+    counts = np.bincount(rows, minlength=fg.shape[0])
+    if counts.max() <= candidate_size:
+        return _all_candidates(fg, rows, cols, counts)
     classes = np.flatnonzero(counts)
-    if classes.size == 0:
-        return classes + 1, None, None, None
     if classes.size < fg.shape[0]:
         fg, above = fg[classes], above[classes]
-    k = int(min(candidate_size, counts.max()))
+    k = int(candidate_size)
     masked = np.where(above, fg, np.float32(-np.inf))
-    if k < masked.shape[1]:
-        # The k best per row, ties at the boundary resolved towards lower prior indices (what
-        # a stable descending sort followed by [:k] keeps), so results never depend on the
-        # order argpartition happens to leave equal scores in.
-        kth = -np.partition(-masked, k - 1, axis=1)[:, k - 1:k]
-        above_kth = masked > kth
-        tied = masked == kth
-        room = k - np.count_nonzero(above_kth, axis=1, keepdims=True)
-        chosen = above_kth | (tied & (np.cumsum(tied, axis=1) <= room))
-        idx = np.nonzero(chosen)[1].reshape(len(masked), k)
-    else:
-        idx = np.broadcast_to(np.arange(masked.shape[1]), masked.shape)
+    # The k best per row, ties at the boundary resolved towards lower prior indices (what a
+    # stable descending sort followed by [:k] keeps), so results never depend on the order
+    # argpartition happens to leave equal scores in.
+    kth = -np.partition(-masked, k - 1, axis=1)[:, k - 1:k]
+    above_kth = masked > kth
+    tied = masked == kth
+    room = k - np.count_nonzero(above_kth, axis=1, keepdims=True)
+    chosen = above_kth | (tied & (np.cumsum(tied, axis=1) <= room))
+    idx = np.nonzero(chosen)[1].reshape(len(masked), k)
     cand = np.take_along_axis(masked, idx, axis=1)
     order = np.argsort(-cand, axis=1, kind="stable")                         # ties: lower index
     idx = np.take_along_axis(idx, order, axis=1)
     cand = np.take_along_axis(cand, order, axis=1)
+    return classes + 1, idx, cand, cand > -np.inf
+
+
+def _all_candidates(fg: np.ndarray, rows: np.ndarray, cols: np.ndarray,
+                    counts: np.ndarray) -> Any:
+    """:func:`_candidates` when no class has more than ``candidate_size`` above threshold.
+
+    Every above-threshold ``(row, col)`` pair of ``fg (C-1, P)`` is a candidate, so only those
+    pairs are sorted (one stable lexsort: class, then descending score, ties to the lower
+    prior) and scattered into ``(C', K)`` rows padded with -inf, K the largest count.
+    """
+    s = fg[rows, cols]
+    if rows[0] == rows[-1]:                                 # one class (face models): a row
+        order = np.argsort(-s, kind="stable")
+        return rows[:1] + 1, cols[order][None], s[order][None], np.ones((1, s.size), bool)
+    order = np.lexsort((-s, rows))
+    rows, cols, s = rows[order], cols[order], s[order]
+    classes = np.flatnonzero(counts)
+    present = counts[classes]
+    compact = np.repeat(np.arange(classes.size), present)
+    pos = np.arange(rows.size) - np.repeat(np.cumsum(present) - present, present)
+    k = int(present.max())
+    idx = np.zeros((classes.size, k), np.int64)
+    cand = np.full((classes.size, k), -np.inf, np.float32)
+    idx[compact, pos] = cols
+    cand[compact, pos] = s
     return classes + 1, idx, cand, cand > -np.inf
 
 
@@ -164,42 +191,44 @@ def _greedy_keep(cand_boxes: np.ndarray, valid: np.ndarray, iou_threshold: float
         ``(G, K)`` bool, True where the box survives.
     """
     g, k = valid.shape
-    x1, y1, x2, y2 = (np.ascontiguousarray(cand_boxes[..., i], dtype=np.float32)
-                      for i in range(4))
-    area = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    xy = np.ascontiguousarray(cand_boxes.transpose(2, 0, 1), dtype=np.float32)   # (4, G, K)
+    lo, hi = xy[:2], xy[2:]                                     # (x1, y1) and (x2, y2)
+    w, h = hi - lo
+    area = np.maximum(w, 0, out=w) * np.maximum(h, 0, out=h)
     area_eps = area + np.float32(_EPS)
     # Only a higher-scoring box (row i) suppresses a lower one (column j > i): the upper
     # triangle is computed in row blocks, each block only against the columns after its first
-    # row (~40 % fewer pairs), into contiguous reused buffers.
-    step = max(32, -(-k // 4))
+    # row (~40 % fewer pairs), into contiguous reused buffers. Small stacks take one block:
+    # there the number of numpy calls costs more than the skipped pairs.
+    step = k if g * k * k <= 65536 else max(32, -(-k // 4))
     blocks = []
     for r0 in range(0, k, step):
         r1 = min(k, r0 + step)
-        a, b, c = _scratch(g, r1 - r0, k - r0)
-        _block_overlap(x1, y1, x2, y2, area, area_eps, slice(r0, r1), slice(r0, k),
-                       iou_threshold, a, b, c)
-        a[:, :, :r1 - r0] *= _triu(r1 - r0)
+        a = _block_overlap(lo, hi, area, area_eps, slice(r0, r1), slice(r0, k), iou_threshold,
+                           *_scratch(g, r1 - r0, k - r0))
+        np.multiply(a[:, :, :r1 - r0], _triu(r1 - r0), out=a[:, :, :r1 - r0])
         blocks.append((r0, r1, a))
-    keep = valid.copy()
-    keep_f = np.empty((g, 1, k), np.float32)
-    suppressed = np.empty((g, k), np.float32)
+    valid_f = valid.astype(np.float32)[:, None, :]                            # (G, 1, K)
+    keep_f = valid_f
     for _ in range(k + 1):
-        np.copyto(keep_f[:, 0, :], keep)
-        suppressed.fill(0)
-        for r0, r1, a in blocks:
-            suppressed[:, r0:] += np.matmul(keep_f[:, :, r0:r1], a)[:, 0, :]
-        new_keep = valid & (suppressed == 0)
-        if np.array_equal(new_keep, keep):
+        if len(blocks) == 1:
+            suppressed = np.matmul(keep_f, blocks[0][2])
+        else:
+            suppressed = np.zeros((g, 1, k), np.float32)
+            for r0, r1, a in blocks:
+                suppressed[:, :, r0:] += np.matmul(keep_f[:, :, r0:r1], a)
+        new_f = valid_f * (suppressed == 0)
+        if not np.count_nonzero(new_f != keep_f):
             break
-        keep = new_keep
-    return keep
+        keep_f = new_f
+    return keep_f[:, 0, :] > 0
 
 
 _local = threading.local()
 
 
-def _scratch(g: int, rows: int, cols: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Three reused float32 buffers of shape (g, rows, cols), per thread and shape."""
+def _scratch(g: int, rows: int, cols: int) -> Tuple[np.ndarray, np.ndarray]:
+    """Two reused float32 buffers of shape (2, g, rows, cols), per thread and shape."""
     cache = getattr(_local, "bufs", None)
     if cache is None:
         cache = _local.bufs = {}
@@ -207,7 +236,7 @@ def _scratch(g: int, rows: int, cols: int) -> Tuple[np.ndarray, np.ndarray, np.n
     if key not in cache:
         if len(cache) > 32:
             cache.clear()
-        cache[key] = tuple(np.empty(key, np.float32) for _ in range(3))
+        cache[key] = tuple(np.empty((2,) + key, np.float32) for _ in range(2))
     return cache[key]
 
 
@@ -221,35 +250,39 @@ def _triu(k: int) -> np.ndarray:
     return m
 
 
-def _block_overlap(x1: Any, y1: Any, x2: Any, y2: Any, area: Any, area_eps: Any, rows: Any,
-                   cols: Any, thr: float, a: Any, b: Any, c: Any) -> None:
-    """Fill ``a`` (G, len(rows), len(cols)) with 1.0 where IoU(row box, col box) > thr, else 0.
+def _block_overlap(lo: np.ndarray, hi: np.ndarray, area: np.ndarray, area_eps: np.ndarray,
+                   rows: slice, cols: slice, thr: float, wh: np.ndarray,
+                   tmp: np.ndarray) -> np.ndarray:
+    """``(G, len(rows), len(cols))`` float32: 1.0 where IoU(row box, col box) > thr, else 0.
 
-    Same arithmetic as pytorch-ssd's ``iou_of`` (areas clamped at 0, ``+1e-5`` in the union,
-    float32), so decisions match it bit for bit. Large temporaries cost more in page faults
-    than in arithmetic, so every step writes into the caller's reused buffers.
+    ``lo`` / ``hi`` are ``(2, G, K)`` corners (x1, y1) / (x2, y2); ``wh`` and ``tmp`` reused
+    ``(2, G, rows, cols)`` buffers (the result is a view of ``wh``). Same arithmetic as
+    pytorch-ssd's ``iou_of`` (areas clamped at 0, ``+1e-5`` in the union, float32), so
+    decisions match it bit for bit. x and y are computed together (half the calls), and every
+    step writes into the reused buffers: large temporaries cost more in page faults than in
+    arithmetic.
     """
-    r, q = (slice(None), rows, None), (slice(None), None, cols)
-    np.minimum(x2[r], x2[q], out=a)
-    np.maximum(x1[r], x1[q], out=b)
-    np.subtract(a, b, out=a)                                                 # overlap width w
-    np.minimum(y2[r], y2[q], out=b)
-    np.maximum(y1[r], y1[q], out=c)
-    np.subtract(b, c, out=b)                                                 # overlap height h
+    r, q = (slice(None), slice(None), rows, None), (slice(None), slice(None), None, cols)
+    np.minimum(hi[r], hi[q], out=wh)
+    np.maximum(lo[r], lo[q], out=tmp)
+    np.subtract(wh, tmp, out=wh)                                  # overlap width w, height h
+    w, h = wh
+    union, inter = tmp
     # pytorch-ssd clamps w and h at 0 before multiplying. Clamping is the slowest op here, so
     # instead: with w > 0 the product is unchanged when h >= 0 and negative (IoU < 0, never
     # above a threshold >= 0) when h < 0; pairs with w <= 0 are masked out at the end.
-    np.multiply(a, b, out=c)                                                 # intersection
-    np.greater(a, 0, out=a, casting="unsafe")                                # w > 0 as 1.0/0.0
-    np.add(area[r], area_eps[q], out=b)
-    np.subtract(b, c, out=b)                                                 # union + eps
-    np.divide(c, b, out=c)                                                   # IoU
-    np.greater(c, np.float32(thr), out=c, casting="unsafe")
-    np.multiply(a, c, out=a)
+    np.multiply(w, h, out=inter)
+    np.greater(w, 0, out=w, casting="unsafe")                     # w > 0 as 1.0/0.0
+    np.add(area[r[1:]], area_eps[q[1:]], out=union)
+    np.subtract(union, inter, out=union)                          # union + eps
+    np.divide(inter, union, out=inter)                            # IoU
+    np.greater(inter, np.float32(thr), out=inter, casting="unsafe")
+    np.multiply(w, inter, out=w)
+    return w
 
 
 def _limit_per_row(keep: np.ndarray, top_k: int) -> np.ndarray:
-    if top_k is not None and top_k > 0:
+    if top_k is not None and 0 < top_k < keep.shape[1]:
         keep = keep & (np.cumsum(keep, axis=1) <= top_k)
     return keep
 

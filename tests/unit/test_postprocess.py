@@ -29,12 +29,15 @@ def as_triples(dets, boxes):
     return list(zip(dets.class_ids.tolist(), idx))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(seed=st.integers(0, 10_000), conf=st.sampled_from([0.01, 0.1, 0.3]),
        iou=st.sampled_from([0.3, 0.45, 0.6]), cand=st.sampled_from([5, 50, 200]),
-       top_k=st.sampled_from([-1, 1, 3]), clustered=st.booleans())
-def test_matches_predictor_loop(seed, conf, iou, cand, top_k, clustered):
-    scores, boxes = make_outputs(seed, clustered=clustered)
+       top_k=st.sampled_from([-1, 1, 3]), clustered=st.booleans(),
+       classes=st.sampled_from([2, 5]))
+def test_matches_predictor_loop(seed, conf, iou, cand, top_k, clustered, classes):
+    # classes=2 is a one-class model (faces): its own candidate path; cand=200 with five
+    # classes takes the blocked IoU matrix, the others one block.
+    scores, boxes = make_outputs(seed, c=classes, clustered=clustered)
     dets = postprocess(scores, boxes, conf_threshold=conf, iou_threshold=iou, candidate_size=cand,
                        top_k=top_k, max_detections=-1)
     ref = predictor(scores, boxes, conf, iou, cand, top_k)
