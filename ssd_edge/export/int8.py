@@ -13,7 +13,6 @@ import tempfile
 import numpy as np
 
 from ..errors import SsdEdgeError
-from .calib import CALIB_REQUIRED
 from .graph import ensure_node_names, tail_nodes
 from .metadata import get_spec, set_spec
 
@@ -66,7 +65,7 @@ def to_int8(model, images, method="minmax", progress=True):
     from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat,
                                           QuantType, quant_pre_process, quantize_static)
     if images is None or len(images) == 0:
-        raise SsdEdgeError(CALIB_REQUIRED)
+        raise SsdEdgeError("expected calibration images (N, 3, H, W) for INT8, got none")
     if method not in METHODS:
         raise SsdEdgeError("expected --calib-method minmax, entropy or percentile, got %s" % method)
     spec = get_spec(model)
