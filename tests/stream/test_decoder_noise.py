@@ -16,7 +16,7 @@ import urllib.request
 import numpy as np
 import pytest
 
-from streamkit import ROOT, Peer, synthetic_frame
+from streamkit import ROOT, Peer, synthetic_frame, write_video
 
 cv2 = pytest.importorskip("cv2")
 
@@ -144,3 +144,20 @@ def test_ctrl_c_restores_and_keeps_the_last_lines(tmp_path, tiny_onnx, camera):
     assert sum("frames: " in ln for ln in err.splitlines()) == 1
     records = [json.loads(ln) for ln in out.read_text().splitlines()]
     assert len(records) >= 15
+
+
+def test_ffmpeg_decoder_noise_of_a_damaged_video_is_dropped(tmp_path, tiny_onnx):
+    """FFmpeg's mpeg4 decoder (the one an RTSP or HTTP stream of MPEG-4 goes through) on a
+    video damaged in the middle: its "[mpeg4 @ 0x...]" lines are counted, not shown."""
+    data = bytearray(write_video(tmp_path / "in.mp4", 60, size=(320, 240)).read_bytes())
+    rng = np.random.default_rng(0)
+    for off in range(len(data) // 5, len(data) - len(data) // 5, 997):
+        data[off:off + 40] = rng.integers(0, 256, 40, dtype=np.uint8).tobytes()
+    (tmp_path / "bad.mp4").write_bytes(bytes(data))
+    proc = _live(tiny_onnx, str(tmp_path / "bad.mp4"), tmp_path / "d.jsonl")
+    _, err = proc.communicate(timeout=120)
+    err = err.decode()
+    assert proc.returncode == 0, err
+    assert "[mpeg4 @" not in err, err
+    summary = [ln for ln in err.splitlines() if "suppressed" in ln]
+    assert len(summary) == 1 and "ffmpeg" in summary[0], err
