@@ -102,7 +102,13 @@ class StderrFilter:
             self._real, self._rfd = real, rfd
             self._thread = threading.Thread(target=self._pump, name="ssd-stderr", daemon=True)
             self._thread.start()
-            os.dup2(wfd, 2)                 # from here every C write to fd 2 reaches the pump
+            try:
+                os.dup2(wfd, 2)             # from here every C write to fd 2 reaches the pump
+            except OSError:
+                os.close(wfd)               # the pump sees the end of the pipe and closes it
+                self._thread.join(1.0)
+                os.close(real)
+                return False
             os.close(wfd)
             self._swap_python_stderr()
             self.active = True
