@@ -1,4 +1,8 @@
 """Shared command-line plumbing: user errors become one line on stderr and exit status 2."""
+import contextlib
+import os
+import sys
+
 from ..errors import SsdEdgeError, cli_entry  # noqa: F401  (cli_entry lives in the core)
 from ..runtime.backends.registry import RECORDS
 from ..spec import NmsDefaults
@@ -30,3 +34,19 @@ def not_landed(prog, what):
         raise SsdEdgeError("%s is not available yet (%s); see the status table in README.md"
                            % (prog, what))
     return main
+
+
+@contextlib.contextmanager
+def decoder_noise_filtered(prog, report=True):
+    """Run the block with libjpeg / libpng / FFmpeg decoder noise kept off stderr
+    (:mod:`ssd_edge.stderrfilter`); on leaving it, however it ends, one line says how many such
+    messages were dropped (when any were and ``report``). ``SSD_EDGE_DEBUG=1`` shows them all."""
+    from ..stderrfilter import filtered_stderr, summary_line
+    filt = None
+    try:
+        with filtered_stderr(enabled=not os.environ.get("SSD_EDGE_DEBUG")) as filt:
+            yield filt
+    finally:
+        line = summary_line(prog, filt) if report and filt is not None else None
+        if line:
+            print(line, file=sys.stderr)

@@ -12,7 +12,8 @@ import logging
 import sys
 
 from ..errors import SsdEdgeError
-from .common import BACKEND_CHOICES, cli_entry, add_threads_flag, threads_arg
+from .common import (BACKEND_CHOICES, cli_entry, add_threads_flag, decoder_noise_filtered,
+                     threads_arg)
 from .ranges import check_numeric_args
 from .live_multi import add_track_flags, run_multi, track_options
 
@@ -173,6 +174,12 @@ def source_options(args):
 def main(argv=None):
     args = check_numeric_args(build_parser().parse_args(argv))
     log_to_stderr("ssd-live")
+    # A broken camera makes libjpeg & co. print a line per corrupt frame, from C, on fd 2.
+    with decoder_noise_filtered("ssd-live", report=not args.quiet):
+        return _run(args)
+
+
+def _run(args):
     from ..runtime import stream as st
     src_opts = source_options(args)
     pipe_opts = st.PipelineOptions(max_frames=args.max_frames, duration=args.duration,

@@ -4,11 +4,9 @@
 then on ``det(frame)`` runs preprocess → backend → post-processing, timing each stage. A backend
 that owns the whole frame path (``detect_batch``) is handed the frames directly.
 """
-import contextlib
 import json
 import logging
 import os
-import threading
 import time
 
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
@@ -20,6 +18,7 @@ from ..errors import SsdEdgeError
 from ..detections import Detections
 from ..spec import NmsDefaults
 from .artifact import Artifact, open_artifact
+from .callgate import CLOSED, CallGate
 from .backends import (backend_class, check_kind, choose_backend, owns_frame_path,
                        probe_hardware)
 from .postprocess import (DetectOptions, effective_nms, outputs_to_detections,
@@ -80,9 +79,9 @@ class Detector:
         self.class_thresholds = class_thresholds
         self.last_timings = {"preprocess": 0.0, "inference": 0.0, "postprocess": 0.0}
         # One Detector may serve several threads: a backend that is not safe to enter twice
-        # (OpenCV's Net, a TensorRT context, CUDA graphs) runs one call at a time.
-        self._lock = contextlib.nullcontext() if getattr(backend, "thread_safe", False) \
-            else threading.Lock()
+        # (OpenCV's Net, a TensorRT context, CUDA graphs) runs one call at a time, and close()
+        # waits for running calls (see callgate).
+        self._gate = CallGate(exclusive=not getattr(backend, "thread_safe", False))
         owns = owns_frame_path(backend)
         self._pre = None if owns else Preprocessor(self.spec)  # type: Optional[Preprocessor]
         self._layout = "nms" if artifact.has_nms or "num_detections" in backend.outputs \
@@ -203,7 +202,7 @@ class Detector:
         torch tensor, e.g. frames a hardware decoder left in GPU memory.
         """
         if self.backend is None:
-            raise SsdEdgeError("expected an open Detector, got one that was closed; load it again")
+            raise SsdEdgeError(CLOSED)
         if self._pre is None and _is_torch_tensor(frames):
             return self._owned_path(frames, self.options())
         frames = list(frames)
@@ -222,11 +221,12 @@ class Detector:
         return results
 
     def _owned_path(self, frames: Any, options: DetectOptions) -> List[Detections]:
-        with self._lock:
+        with self._gate.call():
+            backend = self.backend
             t0 = time.perf_counter()
-            out = self.backend.detect_batch(frames, options)
+            out = backend.detect_batch(frames, options)
             total = (time.perf_counter() - t0) * 1e3
-            self.last_timings = dict(getattr(self.backend, "last_timings", None) or
+            self.last_timings = dict(getattr(backend, "last_timings", None) or
                                      {"preprocess": 0.0, "inference": total, "postprocess": 0.0})
         return out
 
@@ -249,8 +249,9 @@ class Detector:
         else:
             batch = pre(frames)
         t1 = time.perf_counter()
-        with self._lock:
-            outputs = self.backend({self.backend.inputs[0]: batch})
+        with self._gate.call():
+            backend = self.backend
+            outputs = backend({backend.inputs[0]: batch})
         t2 = time.perf_counter()
         sizes = [(f.shape[1], f.shape[0]) for f in frames]
         dets = outputs_to_detections(outputs, sizes, options, self._layout)
@@ -266,7 +267,9 @@ class Detector:
 
     # ------------------------------------------------------------------ lifetime
     def close(self) -> None:
-        """Release the backend (sessions, device memory). The Detector is unusable after."""
+        """Release the backend (sessions, device memory) once no call is running in it; the
+        Detector is unusable after (calls raise :class:`SsdEdgeError`)."""
+        self._gate.close()
         backend, self.backend = self.backend, None
         if backend is not None:
             backend.close()

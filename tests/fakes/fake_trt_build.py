@@ -8,6 +8,7 @@ TensorRT's own messages and returns None for a plan from another release or GPU.
 """
 import json
 import struct
+import threading
 
 import numpy as np
 
@@ -249,8 +250,16 @@ class ContextBase:
         self._inputs = {t[0]: (tuple(t[2]) if -1 not in t[2] else None)
                         for t in engine.io if t[1] == "INPUT"}
         self.addresses = {}
+        # A real context may run one enqueue at a time: its shapes and bindings are shared
+        # state. The fake records executions in flight (enqueued, not yet run on the stream)
+        # so that tests can see two threads using one context at once.
+        self._flight = threading.Lock()
+        self.in_flight = self.max_in_flight = self.reshaped_in_flight = 0
+        self.executing_threads = []
 
     def _set_shape(self, name, shape):
+        with self._flight:
+            self.reshaped_in_flight += bool(self.in_flight)
         lo, _, hi = self._engine.profile_shapes(name)
         shape = tuple(int(d) for d in shape)
         if len(shape) != len(lo) or any(not (a <= d <= b) for a, d, b in zip(lo, shape, hi)):
@@ -288,14 +297,22 @@ class ContextBase:
         plan = [(t[0], t[1], self._shape(t[0]), np_dtype(t[3]), addresses[t[0]]) for t in eng.io]
 
         def run():
-            feeds = {n: gpu.read(p, dt, s) for n, m, s, dt, p in plan if m == "INPUT"}
-            outs = eng.executor.run(feeds)
-            for n, m, s, dt, p in plan:
-                if m == "OUTPUT":
-                    arr = np.asarray(outs[n])
-                    assert arr.shape == s, "fake TensorRT: %s is %s, engine said %s" % (
-                        n, arr.shape, s)
-                    gpu.write(p, arr.astype(dt))
+            try:
+                feeds = {n: gpu.read(p, dt, s) for n, m, s, dt, p in plan if m == "INPUT"}
+                outs = eng.executor.run(feeds)
+                for n, m, s, dt, p in plan:
+                    if m == "OUTPUT":
+                        arr = np.asarray(outs[n])
+                        assert arr.shape == s, "fake TensorRT: %s is %s, engine said %s" % (
+                            n, arr.shape, s)
+                        gpu.write(p, arr.astype(dt))
+            finally:
+                with self._flight:
+                    self.in_flight -= 1
+        with self._flight:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            self.executing_threads.append(threading.get_ident())
         gpu.enqueue(stream, "execute", run)
         return True
 

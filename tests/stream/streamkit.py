@@ -6,8 +6,10 @@ priors and variances; exported with the TorchScript exporter at opset 13 and the
 into ``metadata_props["ssd_edge.spec"]`` with the onnx package, as ssd-export does.
 """
 import os
+import socketserver
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -169,3 +171,29 @@ def run_cli(module, *args, timeout=60, **kw):
     """Run ``python -m ssd_edge.cli.<module> args`` and return the CompletedProcess."""
     return subprocess.run([sys.executable, "-m", "ssd_edge.cli." + module] + [str(a) for a in args],
                           capture_output=True, text=True, timeout=timeout, cwd=ROOT, **kw)
+
+
+class Peer:
+    """A raw TCP server on 127.0.0.1 answering connection number n with ``script(sock, n)``."""
+
+    def __init__(self, script):
+        peer = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self):
+                self.request.recv(4096)
+                peer.connections += 1
+                try:
+                    script(self.request, peer.connections)
+                except OSError:
+                    pass
+
+        self.connections = 0
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = "http://127.0.0.1:%d/video" % self.server.server_address[1]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()

@@ -3,7 +3,6 @@ and hostile or crowding clients of the ``--serve`` server."""
 import http.client
 import json
 import socket
-import socketserver
 import statistics
 import threading
 import time
@@ -11,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from streamkit import synthetic_frame
+from streamkit import Peer, synthetic_frame
 
 from ssd_edge.errors import SsdEdgeError
 from ssd_edge.runtime.stream import MjpegServer, SourceOptions, Stats, open_source
@@ -22,32 +21,6 @@ cv2 = pytest.importorskip("cv2")
 
 JPEG = cv2.imencode(".jpg", synthetic_frame(0))[1].tobytes()
 HEAD = (b"HTTP/1.0 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=fr\r\n\r\n")
-
-
-class Peer:
-    """A raw TCP server on 127.0.0.1 answering each connection with ``script(sock)``."""
-
-    def __init__(self, script):
-        peer = self
-
-        class Handler(socketserver.BaseRequestHandler):
-            def handle(self):
-                self.request.recv(4096)
-                peer.connections += 1
-                try:
-                    script(self.request, peer.connections)
-                except OSError:
-                    pass
-
-        self.connections = 0
-        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = "http://127.0.0.1:%d/video" % self.server.server_address[1]
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pathlib
 
 CORE = ("spec", "priors", "boxes", "nms", "detections", "errors", "fileio", "contract", "labels",
         "preprocess", "mobileinfo", "spec_check", "onnxinfo", "safety", "validate", "imagecheck",
-        "cstderr")
+        "cstderr", "stderrfilter")
 BUILD = ("models", "export", "data", "train")
 TOOLS = ("eval", "bench", "cli", "doctor", "demo", "serving")
 

@@ -159,6 +159,8 @@ class LiveSource(Source):
         opts = self.options
         reason = getattr(self._reader, "last_error", None)
         self._reader.close()
+        if self._stop.is_set():
+            return False                # close() cut the read short: nothing was lost
         wait, waited = opts.reconnect_backoff, 0.0
         uri = redact_uri(self.uri)
         for attempt in range(1, opts.reconnect_attempts + 1):

@@ -8,6 +8,7 @@ import collections
 import threading
 import time
 
+from ...stderrfilter import suppressed
 from .redact import public_name
 
 #: Pipeline stages, in the order a frame passes them. Each is a duration in milliseconds:
@@ -106,6 +107,7 @@ class Stats:
             "frame_size": list(size) if size else None,
             "latency_ms": {s: (None if v is None else round(v, 3)) for s, v in lat.items()},
             "streams": [x.stream_entry() for x in (self.streams or [self])],
+            "decoder_messages": suppressed(),
         }
 
     def stream_entry(self):
