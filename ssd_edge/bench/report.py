@@ -68,10 +68,24 @@ def file_precision(row):
     return next((p for p in ("fp16", "int8") if p in parts), "fp32")
 
 
-def precision_label(row):
+#: Backends whose computed precision may differ from the file's, by artifact precision: an
+#: FP16 file through OpenVINO computes in bf16 on CPUs with bf16 (AVX512_BF16, AMX), and the
+#: float layers of an INT8 file follow OpenVINO's default hint. (Its FP32 is pinned to f32.)
+_MAY_SUBSTITUTE = {"openvino": ("fp16", "int8")}
+UNRECORDED = "(ran: not recorded)"
+
+
+def precision_label(row, schema=SCHEMA):
     """``fp16`` where the backend computed what the file holds; ``fp16→bf16`` where it reported
-    another precision (an FP16 file through OpenVINO on a bf16 CPU)."""
+    another precision (an FP16 file through OpenVINO on a bf16 CPU).
+
+    Result files before schema 2 stored the file's precision in ``precision``, not the one the
+    backend reported, so where a backend may substitute another the label says it is unknown:
+    ``fp16 (ran: not recorded)``.
+    """
     stored, ran = file_precision(row), row.get("precision")
+    if schema < 2 and stored in _MAY_SUBSTITUTE.get(row.get("backend"), ()):
+        return "%s %s" % (stored, UNRECORDED)
     return stored if not ran or ran == stored else "%s→%s" % (stored, ran)
 
 
@@ -117,7 +131,8 @@ def table_rows(docs):
     for doc in docs:
         rows = sorted((r for r in doc.get("results", []) if r.get("status") == "ok"),
                       key=_sort_key)
-        out += [(label_of(doc), dict(r, model_label=model_label(doc, r))) for r in rows]
+        out += [(label_of(doc), dict(r, model_label=model_label(doc, r),
+                                     schema=doc.get("schema", SCHEMA))) for r in rows]
     return out
 
 
@@ -131,7 +146,7 @@ def results_table(docs):
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for device, r in table_rows(docs):
         lat = r["latency_ms"]
-        cells = [r["model_label"], precision_label(r), _backend_label(r),
+        cells = [r["model_label"], precision_label(r, r["schema"]), _backend_label(r),
                  str(r["batch"]), _ms(lat["preprocess"]["p50"]), _ms(lat["inference"]["p50"]),
                  _ms(lat["postprocess"]["p50"]), _ms(lat["end_to_end"]["p50"]),
                  _ms(lat["end_to_end"]["p99"]), _num(r.get("throughput_ips")),
@@ -196,7 +211,10 @@ def markdown(docs):
              "warm-up excluded); img/s = batch × 1000 / outlier-trimmed mean end to end; "
              "pre + infer + post ≈ e2e (the rest is Python glue). model: the network and "
              "its weights (random or trained); precision: the file's, `fp16→bf16` where the "
-             "backend reported computing in another one.", "",
+             "backend reported computing in another one, `%s` where a result file "
+             "older than schema 2 did not record it for a backend that may compute in "
+             "another precision (OpenVINO: bf16 for FP16 files on CPUs with AVX512_BF16 or "
+             "AMX)." % UNRECORDED, "",
              "Machines:", ""] + environment_lines(docs) + ["", results_table(docs)]
     ratios = ratio_lines(docs)
     if ratios:

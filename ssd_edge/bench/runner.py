@@ -22,7 +22,8 @@ from .cases import open_case, plan
 from .environment import capture_environment, temperatures
 from .ratios import compute_ratios
 
-SCHEMA = 1
+#: 2: ``results[].precision`` is what the backend reported computing in (1: the file's).
+SCHEMA = 2
 KIND = "ssd-edge.bench"
 STAGES = ("preprocess", "inference", "postprocess", "end_to_end")
 

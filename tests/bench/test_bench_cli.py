@@ -46,7 +46,7 @@ def bench_run(tiny_models, tiny_dataset, tmp_path_factory):
 
 def test_result_file_has_schema_environment_and_every_stage(bench_run, tiny_models):
     doc = bench_run["doc"]
-    assert doc["schema"] == 1 and doc["kind"] == "ssd-edge.bench"
+    assert doc["schema"] == 2 and doc["kind"] == "ssd-edge.bench"
     env = doc["environment"]
     assert env["label"] == "box-a"
     assert env["cpu"]["model"] and env["cpu"]["logical_cores"] >= 1
@@ -318,3 +318,20 @@ def test_table_labels_weights_and_the_precision_that_ran():
     assert precision_label({"model": "x.onnx", "precision": "fp32"}) == "fp32"
     line, = not_run([doc])
     assert ">" not in line and "cannot load a.fp16.onnx (no detail given); use ort" in line
+
+
+def test_schema_1_files_do_not_claim_the_precision_that_ran(tmp_path):
+    """A schema-1 result stored the file's precision: its OpenVINO FP16 / INT8 rows (which may
+    compute in bf16) read "not recorded" in the generated table, never a plain fp16."""
+    from ssd_edge.bench.report import UNRECORDED, load_result, precision_label, results_table
+    ov16 = {"model": "m.fp16.onnx", "backend": "openvino", "precision": "fp16"}
+    assert precision_label(ov16, 1) == "fp16 " + UNRECORDED
+    assert precision_label(dict(ov16, backend="ort"), 1) == "fp16"
+    assert precision_label(dict(ov16, model="m.onnx", precision="fp32"), 1) == "fp32"
+    assert precision_label(ov16, 2) == "fp16"
+    stored = str(ROOT / "benchmarks" / "results" / "cpu-intel-r-xeon-r-processor.json")
+    if not os.path.exists(stored):
+        pytest.skip("no stored schema-1 result file")
+    table = results_table([load_result(stored)])
+    rows = [r for r in table.splitlines() if "| openvino |" in r and "| fp32 |" not in r]
+    assert rows and all(UNRECORDED in r for r in rows)
