@@ -15,7 +15,7 @@ Everything is opened when ``stream()`` is called, so a bad URI or model fails th
 """
 import os
 from dataclasses import fields
-from typing import Any, Generator, Iterator, Optional, Sequence, Tuple
+from typing import Any, Dict, Generator, Iterator, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -48,6 +48,18 @@ def load_detector(model: Any = None, **kwargs: Any) -> Any:
 
 def is_detector(obj: Any) -> bool:
     return callable(obj) and not isinstance(obj, (str, bytes, os.PathLike))
+
+
+def take_detector(model: Any, options: Dict[str, Any]) -> Tuple[Any, Any]:
+    """``(detector, owned)``: ``model`` itself when it is a loaded detector (then ``options``
+    must be empty), else one loaded with ``options`` that the caller owns and closes."""
+    if not is_detector(model):
+        owned = load_detector(model, **options)
+        return owned, owned
+    if options:
+        raise SsdEdgeError("expected no detector options with a loaded detector, got %s"
+                           % ", ".join(sorted(options)))
+    return model, None
 
 
 class Stream:
@@ -129,17 +141,11 @@ def stream(source: Any, model: Any = None, outputs: Sequence[Any] = (),
                                    if k in _PIPELINE_KEYS})
     ov = overlay if isinstance(overlay, OverlayOptions) else OverlayOptions.parse(overlay)
     sinks = [o if isinstance(o, Sink) else open_sink(o) for o in outputs]
-    owned = None
-    if not is_detector(model):
-        owned = model = load_detector(model, **options)
-    elif options:
-        raise SsdEdgeError("expected no detector options with a loaded detector, got %s"
-                           % ", ".join(sorted(options)))
+    model, owned = take_detector(model, options)
     src = None
     try:
         src = open_source(source, src_opts)
-        stats = Stats(model=getattr(model, "path", ""), backend=getattr(model, "backend_name", ""),
-                      precision=getattr(model, "precision", ""), source=src.uri)
+        stats = Stats.of(model, source=src.uri)
         server = None
         if serve is not None:
             server = MjpegServer(serve, stats=stats).start()

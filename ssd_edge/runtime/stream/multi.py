@@ -17,7 +17,7 @@ import threading
 import time
 
 from .overlay import OverlayOptions, draw
-from .pipeline import PipelineOptions, _Prefetch
+from .pipeline import Controlled, PipelineOptions, _Prefetch
 from .stats import Stats
 
 log = logging.getLogger("ssd_edge.stream")
@@ -39,7 +39,7 @@ class StreamState:
         self.count = 0
 
 
-class MultiPipeline:
+class MultiPipeline(Controlled):
     """Run ``detector`` over several opened sources; iterate for ``(stream, image, dets)``.
 
     Args:
@@ -54,9 +54,7 @@ class MultiPipeline:
         self.streams, self.detector = list(streams), detector
         self.overlay = overlay if overlay is not None else OverlayOptions()
         self.options = options or PipelineOptions()
-        self.stats = stats or Stats(model=getattr(detector, "path", ""),
-                                    backend=getattr(detector, "backend_name", ""),
-                                    precision=getattr(detector, "precision", ""))
+        self.stats = stats or Stats.of(detector)
         self.stats.streams = [s.stats for s in self.streams]
         self.stats.source = ", ".join(s.source.uri for s in self.streams)
         self._stop = threading.Event()
@@ -64,18 +62,6 @@ class MultiPipeline:
         self._error = None
         batched = getattr(detector, "detect_batch", None)
         self._batch = batched if callable(batched) else None
-
-    def stop(self):
-        self._stop.set()
-
-    @property
-    def stopping(self):
-        return self._stop.is_set()
-
-    def run(self):
-        for _ in self:
-            pass
-        return self.stats
 
     # ------------------------------------------------------------------ inference thread
     def __iter__(self):

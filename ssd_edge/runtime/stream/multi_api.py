@@ -66,7 +66,7 @@ class MultiStream:
 def multi_stream(sources, model, outputs, serve, overlay, options):
     """:func:`~.api.stream` for a list of sources (arguments as there, plus ``track`` and
     :class:`~.tracking.TrackOptions` fields). Every source must open."""
-    from .api import is_detector, load_detector
+    from .api import take_detector
     from .tracking import TrackOptions, Tracker
     track_keys = {f.name for f in fields(TrackOptions)} - {"method"}
     topts = TrackOptions(method=options.pop("track", "none") or "none",
@@ -90,12 +90,7 @@ def multi_stream(sources, model, outputs, serve, overlay, options):
         else:
             for s in states:
                 s.sinks.append(open_sink(expand_output(o, s.index, s.name)))
-    owned = None
-    if not is_detector(model):
-        owned = model = load_detector(model, **options)
-    elif options:
-        raise SsdEdgeError("expected no detector options with a loaded detector, got %s"
-                           % ", ".join(sorted(options)))
+    model, owned = take_detector(model, options)
     opened, server = [], None
     try:
         for s in states:
@@ -103,8 +98,7 @@ def multi_stream(sources, model, outputs, serve, overlay, options):
             opened.append(s)
             if topts.enabled:
                 s.tracker = Tracker(topts, fps=s.source.fps)
-        stats = Stats(model=getattr(model, "path", ""), backend=getattr(model, "backend_name", ""),
-                      precision=getattr(model, "precision", ""))
+        stats = Stats.of(model)
         if serve is not None:
             from .server import MjpegServer
             server = MjpegServer(serve, stats=stats).start()

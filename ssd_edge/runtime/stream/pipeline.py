@@ -91,7 +91,29 @@ class _Prefetch:
         self.thread.join(timeout=5.0)
 
 
-class Pipeline:
+class Controlled:
+    """``stop()`` / ``stopping`` / ``run()`` of a pipeline: set ``_stop`` (an Event) and
+    ``stats``, and iterate in ``__iter__``."""
+
+    def stop(self):
+        """Ask the run to end after the frame in hand; safe from a signal handler or any thread."""
+        self._stop.set()
+
+    @property
+    def stopping(self):
+        return self._stop.is_set()
+
+    def run(self):
+        """Process the whole run; return its :class:`Stats`."""
+        for _ in self:
+            pass
+        return self.stats
+
+    def __iter__(self):
+        raise NotImplementedError
+
+
+class Pipeline(Controlled):
     """Run ``detector`` on every frame of an opened ``source`` and feed ``sinks``.
 
     Iterate it for ``(image, dets)`` pairs (``image``: (H, W, 3) uint8 BGR as captured, do not
@@ -103,10 +125,7 @@ class Pipeline:
         self.source, self.detector, self.sinks = source, detector, list(sinks)
         self.overlay = overlay if overlay is not None else OverlayOptions()
         self.options = options or PipelineOptions()
-        self.stats = stats or Stats(model=getattr(detector, "path", ""),
-                                    backend=getattr(detector, "backend_name", ""),
-                                    precision=getattr(detector, "precision", ""),
-                                    source=getattr(source, "uri", ""))
+        self.stats = stats or Stats.of(detector, source=getattr(source, "uri", ""))
         self._stop = threading.Event()
         self._out = queue.Queue(maxsize=self.options.queue_size)
         self._error = None
@@ -114,20 +133,6 @@ class Pipeline:
         self._last_status = 0.0
         self._status_shown = False
 
-    # ------------------------------------------------------------------ control
-    def stop(self):
-        """Ask the run to end after the frame in hand; safe from a signal handler or any thread."""
-        self._stop.set()
-
-    @property
-    def stopping(self):
-        return self._stop.is_set()
-
-    def run(self):
-        """Process the whole stream; return its :class:`Stats`."""
-        for _ in self:
-            pass
-        return self.stats
 
     # ------------------------------------------------------------------ inference thread
     def __iter__(self):

@@ -42,6 +42,13 @@ class Stats:
         self.index, self.state, self.error = 0, "running", None
         self.streams = []
 
+    @classmethod
+    def of(cls, detector, source=""):
+        """Stats naming ``detector``'s model, backend and precision (blank where it has none)."""
+        return cls(model=getattr(detector, "path", ""),
+                   backend=getattr(detector, "backend_name", ""),
+                   precision=getattr(detector, "precision", ""), source=source)
+
     def start(self):
         """Restart the clock (the pipeline calls it when its first frame is asked for)."""
         with self._lock:
