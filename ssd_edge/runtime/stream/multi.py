@@ -228,12 +228,6 @@ class MultiPipeline(Controlled):
                 self._error = e
                 self._stop.set()
 
-    def _write(self, sinks, image, frame, dets):
-        for sink in sinks:
-            sink.write(image, frame, dets)
-            if sink.stop_requested:
-                self._stop.set()
-
     def _done(self, s, frame, timings, ready):
         timings["end_to_end"] = (time.time() - ready) * 1e3
         h, w = frame.image.shape[:2]

@@ -112,6 +112,13 @@ class Controlled:
     def __iter__(self):
         raise NotImplementedError
 
+    def _write(self, sinks, image, frame, dets):
+        """Hand one frame to ``sinks``; a sink that asks to stop (a closed window) ends the run."""
+        for sink in sinks:
+            sink.write(image, frame, dets)
+            if sink.stop_requested:
+                self._stop.set()
+
 
 class Pipeline(Controlled):
     """Run ``detector`` on every frame of an opened ``source`` and feed ``sinks``.
@@ -240,12 +247,6 @@ class Pipeline(Controlled):
                 self._done(frame, timings, ready)
             except BaseException as e:
                 self._error = e
-                self._stop.set()
-
-    def _write(self, sinks, image, frame, dets):
-        for sink in sinks:
-            sink.write(image, frame, dets)
-            if sink.stop_requested:
                 self._stop.set()
 
     def _done(self, frame, timings, ready):
