@@ -279,6 +279,9 @@ def main():
     if fp32 and int8:
         ratios["litert_int8_vs_fp32_end_to_end"] = round(fp32["end_to_end_ms"] / int8["end_to_end_ms"], 2)
         ratios["litert_int8_vs_fp32_network"] = round(fp32["inference_ms"] / int8["inference_ms"], 2)
+    pair = pairs.get("%s.int8.tflite vs %s.tflite" % (base, base))
+    if pair:        # calls alternating: the figure a busy machine's load changes least
+        ratios["litert_int8_vs_fp32_end_to_end_interleaved"] = pair["speedup"]
     int8_agree = agree.get(base + ".int8.tflite@litert") or agree.get(base + ".int8.tflite")
     if int8_agree:
         ratios["litert_int8_agreement"] = int8_agree["agreement"]
