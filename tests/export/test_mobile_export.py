@@ -178,3 +178,52 @@ def test_ncnn_sidecar_fields_are_the_documented_ones(exported):
         assert set(side) == set(rows)
         assert all(type_ok(side[k], t) for k, (t, _) in rows.items())
         assert side["schema"] == 1 and side["precision"] == side["spec"]["precision"] == precision
+
+
+def _op_types(path):
+    """``[(op name, first input dtype, output dtype)]`` of a ``.tflite``'s main graph."""
+    from ai_edge_litert import schema_py_generated as schema
+    from ai_edge_litert.tools import flatbuffer_utils as fbu
+    ops = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    types = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
+    model = fbu.read_model(path)
+    graph = model.subgraphs[0]
+    out = []
+    for op in graph.operators:
+        code = model.operatorCodes[op.opcodeIndex]
+        out.append((ops[max(code.builtinCode, code.deprecatedBuiltinCode)],
+                    types[graph.tensors[op.inputs[0]].type],
+                    types[graph.tensors[op.outputs[0]].type]))
+    return out
+
+
+def test_int8_heads_are_integer_and_only_the_tail_is_float(exported):
+    ops = _op_types(exported["stem"] + ".int8.tflite")
+    convs = [o for o in ops if o[0] in ("CONV_2D", "DEPTHWISE_CONV_2D")]
+    assert convs and all(o[1:] == ("INT8", "INT8") for o in convs), convs
+    # float only after the heads: one DEQUANTIZE per head output, then reshape/concat/softmax/decode
+    first_float = next(i for i, o in enumerate(ops) if o[0] == "DEQUANTIZE")
+    assert all(o[0] not in ("CONV_2D", "DEPTHWISE_CONV_2D") for o in ops[first_float:]
+               if o[2] == "FLOAT32")
+    assert ops[0][0] == "QUANTIZE" and ops[-1][2] == "FLOAT32"
+
+
+def test_two_class_tflite_computes_softmax_as_fully_connected_and_logistic(exported, tmp_path):
+    """A face detector's two-class softmax becomes FULLY_CONNECTED + LOGISTIC (XNNPACK's SOFTMAX
+    over [P, 2] is slow), still within 1e-4 of PyTorch; the INT8 file keeps it in float."""
+    from ssd_edge.export.tflite import export_tflite, to_tflite_int8
+    spec = build_spec("mb1-ssd-lite", ["BACKGROUND", "face"], resolution=96)
+    torch.manual_seed(1)
+    model = build_model(spec).eval()
+    inputs = load_calibration(exported["calib"], spec, count=6)
+    fp32 = export_tflite(model, spec, str(tmp_path / "face.tflite"))
+    ops = [o[0] for o in _op_types(fp32)]
+    assert "SOFTMAX" not in ops and "LOGISTIC" in ops and "FULLY_CONNECTED" in ops
+    ref = torch_outputs(model, inputs)
+    got = tflite_outputs(fp32, inputs)
+    assert np.abs(got["scores"] - ref[0]).max() <= 1e-4
+    assert np.abs(got["boxes"] - ref[1]).max() <= 1e-4
+    np.testing.assert_allclose(got["scores"].sum(-1), 1.0, atol=1e-6)
+    int8 = to_tflite_int8(fp32, str(tmp_path / "face.int8.tflite"), spec, inputs)
+    tail = [o for o in _op_types(int8) if o[0] in ("FULLY_CONNECTED", "LOGISTIC")]
+    assert len(tail) == 2 and all(o[1:] == ("FLOAT32", "FLOAT32") for o in tail)

@@ -75,3 +75,22 @@ def test_bad_frame_is_one_line_error(bad):
         check_frame(bad)
     msg = str(e.value)
     assert "\n" not in msg and "HxWx3 uint8" in msg
+
+
+@pytest.mark.parametrize("order", ["RGB", "BGR"])
+def test_table_path_is_bit_identical_to_the_arithmetic(order):
+    """The OpenCV path normalises by table look-up; every value must equal pytorch-ssd's
+    float32 (x - mean) / std exactly, for frames that need resizing, frames that do not, a
+    non-contiguous frame and a caller's buffer."""
+    spec = tiny_spec(channel_order=order, input_size=(48, 64))
+    frames = make_frames(2) + [make_frames(1, sizes=((48, 64),))[0]]
+    frames.append(np.ascontiguousarray(make_frames(1, sizes=((48, 128),))[0])[:, ::2])
+    pre = Preprocessor(spec)
+    buf = np.zeros((5, 3, 48, 64), np.float32)
+    for out in (pre(frames), pre(frames, out=buf)):
+        for i, f in enumerate(frames):
+            np.testing.assert_array_equal(out[i], reference(f, spec))
+    assert (buf[4] == 0).all()
+    all_levels = np.tile(np.arange(256, dtype=np.uint8).reshape(16, 16, 1), (3, 4, 3))
+    np.testing.assert_array_equal(Preprocessor(tiny_spec(channel_order=order, input_size=(
+        48, 64)))([all_levels])[0], reference(all_levels, spec))
