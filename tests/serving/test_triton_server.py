@@ -97,6 +97,14 @@ def test_graph_with_nms_inside_serves_the_same_detections(nms_served, clip, mode
 def test_sixteen_threads_share_one_detector_and_the_server_batches(server, clip, reference,
                                                                    protocol):
     import tritonclient.grpc as grpcclient
+    client = grpcclient.InferenceServerClient("127.0.0.1:%d" % server.grpc_port)
+
+    def batches():
+        stats = client.get_inference_statistics(NAME, as_json=True)["model_stats"][0]
+        return {int(b["batch_size"]): int(b["compute_infer"]["count"])
+                for b in stats.get("batch_stats", [])}
+
+    before = batches()
     with Detector.load(url(server, NAME, protocol)) as det:
         results = [None] * len(clip)
         errors = []
@@ -116,10 +124,11 @@ def test_sixteen_threads_share_one_detector_and_the_server_batches(server, clip,
                 t.join()
         assert not errors, errors
         assert_same(results, reference)
-    client = grpcclient.InferenceServerClient("127.0.0.1:%d" % server.grpc_port)
-    stats = client.get_inference_statistics(NAME, as_json=True)["model_stats"][0]
-    sizes = [int(b["batch_size"]) for b in stats.get("batch_stats", [])]
-    assert max(sizes) > 1, "the server never batched: %s" % sizes
+    # Only these one-frame calls count: the threads' requests overlap (the Detector does not
+    # serialise them), so the dynamic batcher merges some of them.
+    after = batches()
+    sizes = [b for b in after if after[b] > before.get(b, 0)]
+    assert max(sizes) > 1, "the server never batched the threads' requests: %s" % sizes
 
 
 def test_server_down_is_one_line(tmp_path):

@@ -31,10 +31,15 @@ REQUEST_TIMEOUT_S = 120.0
 class TritonBackend:
     """The backend contract over tritonclient.
 
+    ``thread_safe``: the Detector lets many threads call at once, so their requests overlap
+    and the server's dynamic batcher can merge them (serialised, every batch would be 1).
+
     Args:
         artifact: an Artifact of kind ``triton`` (:func:`ssd_edge.runtime.triton_spec.open_triton`).
         threads, device: not used (the server decides); accepted for the common signature.
     """
+
+    thread_safe = True
 
     def __init__(self, artifact, threads=None, device=None):
         try:
