@@ -15,13 +15,16 @@ def add_triton_flags(p):
     g.add_argument("--triton-device", choices=["gpu", "cpu"],
                    help="instance group of the network (default gpu for onnxruntime, cpu for "
                    "python)")
+    g.add_argument("--triton-instances", type=int, metavar="N",
+                   help="instances of the network (default 2 on CPU, each running ONNX Runtime "
+                   "on its share of the cores; 1 per GPU)")
 
 
 def triton_options(a):
     """The :class:`TritonOptions` of the flags (checked before any export work starts)."""
     from ..serving.triton_repo import TritonOptions
     return TritonOptions(name=a.triton_name, backend=a.triton_backend, device=a.triton_device,
-                         max_batch=a.max_batch)
+                         max_batch=a.max_batch, instances=a.triton_instances)
 
 
 def write_triton(a, arts):
