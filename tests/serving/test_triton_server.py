@@ -131,6 +131,39 @@ def test_sixteen_threads_share_one_detector_and_the_server_batches(server, clip,
     assert max(sizes) > 1, "the server never batched the threads' requests: %s" % sizes
 
 
+@pytest.mark.parametrize("protocol", ["grpc", "http"])
+def test_shared_memory_inputs_give_the_same_detections(server, clip, reference, protocol):
+    import glob
+    import os
+    import tritonclient.grpc as grpcclient
+    client = grpcclient.InferenceServerClient("127.0.0.1:%d" % server.grpc_port)
+
+    def regions():
+        status = client.get_system_shared_memory_status(as_json=True).get("regions", {})
+        return sorted(r for r in status if r.startswith("ssd_edge_client_%d_" % os.getpid()))
+
+    sep = "&" if protocol == "http" else "?"
+    for model in (NAME, NAME + "_pipeline"):
+        with Detector.load(url(server, model, protocol) + sep + "shm=1") as det:
+            assert det.backend.url.shm and len(regions()) == 1     # registered at load
+            assert_same(det.detect_batch(clip), reference)
+            results = [None] * len(clip)
+
+            def work(k):
+                for i in range(k, len(clip), 8):
+                    results[i] = det(clip[i])
+
+            threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert_same(results, reference)
+            assert 1 <= len(regions()) <= 8       # pooled: one per call in flight at most
+        assert regions() == []                    # close() unregisters and removes them
+        assert glob.glob("/dev/shm/ssd_edge_client_%d_*" % os.getpid()) == []
+
+
 def test_server_down_is_one_line(tmp_path):
     import importlib.util
     import tritonserver
