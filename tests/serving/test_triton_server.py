@@ -146,6 +146,9 @@ def test_shared_memory_inputs_give_the_same_detections(server, clip, reference, 
     for model in (NAME, NAME + "_pipeline"):
         with Detector.load(url(server, model, protocol) + sep + "shm=1") as det:
             assert det.backend.url.shm and len(regions()) == 1     # registered at load
+            if model == NAME:       # sized for one frame's input: the first call reuses it
+                status = client.get_system_shared_memory_status(as_json=True)["regions"]
+                assert int(status[regions()[0]]["byte_size"]) >= 3 * 300 * 300 * 4
             assert_same(det.detect_batch(clip), reference)
             results = [None] * len(clip)
 

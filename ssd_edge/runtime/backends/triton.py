@@ -70,7 +70,24 @@ class TritonBackend:
         if self.url.shm:
             from .triton_shm import ShmPool
             self._pool = ShmPool(self._client, self.url.address)
-            self._pool.release(self._pool.acquire(1))    # says now if the server cannot map it
+            # One region now, sized for one frame's input: says at once if the server cannot
+            # map it, and the first call needs no new region.
+            self._pool.release(self._pool.acquire(self._frame_bytes(config)))
+
+    @staticmethod
+    def _frame_bytes(config):
+        """Bytes of one frame's inputs where the config fixes them (the network), else 1."""
+        size = {"TYPE_FP32": 4, "TYPE_FP16": 2, "TYPE_UINT8": 1, "TYPE_INT32": 4}
+        total = 0
+        for t in config.get("input", []):
+            dims = [int(d) for d in t.get("dims", [])]
+            if any(d < 0 for d in dims):
+                return 1
+            n = size.get(t.get("data_type"), 4)
+            for d in dims:
+                n *= d
+            total += n
+        return max(total, 1)
 
     def _client(self):
         if self._shared is not None:

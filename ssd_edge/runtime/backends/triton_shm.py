@@ -66,7 +66,7 @@ class ShmPool:
             elif region is not None:
                 self._free.remove(region)
                 return region
-        region = _Region(max(nbytes, 1 << 20))
+        region = _Region(_rounded(nbytes))
         try:
             self._client().register_system_shared_memory(region.name, region.key, region.size)
         except Exception as e:
@@ -113,6 +113,14 @@ class ShmPool:
 def packed_size(arrays):
     """Bytes :meth:`ShmPool.write` needs for ``arrays`` (each at an aligned offset)."""
     return sum(_aligned(np.asarray(a).nbytes) for a in arrays)
+
+
+def _rounded(n):
+    """Region size for ``n`` bytes: a power of two, at least 1 MiB (fewer regrowths)."""
+    size = 1 << 20
+    while size < n:
+        size *= 2
+    return size
 
 
 def _aligned(n):
