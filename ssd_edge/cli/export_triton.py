@@ -15,13 +15,21 @@ def add_triton_flags(p):
     g.add_argument("--triton-device", choices=["gpu", "cpu"],
                    help="instance group of the network (default gpu for onnxruntime, cpu for "
                    "python)")
+    g.add_argument("--triton-queue-delay", type=int, metavar="US",
+                   help="dynamic batcher's max_queue_delay_microseconds for the network (default "
+                   "2000 on GPU; 0 on CPU, where batching saves little and a lone request "
+                   "should not wait)")
+    g.add_argument("--triton-instances", type=int, metavar="N",
+                   help="instances of the network (default 2 for the python backend on CPU, each "
+                   "running ONNX Runtime on its share of the cores; else 1)")
 
 
 def triton_options(a):
     """The :class:`TritonOptions` of the flags (checked before any export work starts)."""
     from ..serving.triton_repo import TritonOptions
     return TritonOptions(name=a.triton_name, backend=a.triton_backend, device=a.triton_device,
-                         max_batch=a.max_batch)
+                         max_batch=a.max_batch, instances=a.triton_instances,
+                         queue_delay_us=a.triton_queue_delay)
 
 
 def write_triton(a, arts):

@@ -3,9 +3,11 @@
 The URL names a model in a repository ``ssd-export --triton`` wrote; its spec comes from the
 model's config on the server (``parameters["ssd_edge.spec"]``), so the client needs no local file.
 
-URL form: ``triton://HOST[:PORT]/NAME[?protocol=grpc|http]``. gRPC is the default (port 8001,
-Triton's default; thread-safe, so one Detector serves many threads); ``protocol=http`` talks to
-the HTTP endpoint (default port 8000). ``NAME`` is the network (the Detector pre- and
+URL form: ``triton://HOST[:PORT]/NAME[?protocol=grpc|http][&shm=1]``. gRPC is the default (port
+8001, Triton's default; thread-safe, so one Detector serves many threads); ``protocol=http``
+talks to the HTTP endpoint (default port 8000). ``shm=1`` sends the input tensors through system
+shared memory instead of inside each request (a client on the server's own machine; see
+:mod:`ssd_edge.runtime.backends.triton_shm`). ``NAME`` is the network (the Detector pre- and
 post-processes locally) or ``NAME_pipeline`` (frames go to the server, detections come back).
 
 ``tritonclient`` (``pip install "ssd-edge[triton]"``) is imported only here and in the backend.
@@ -18,26 +20,31 @@ from ..errors import SsdEdgeError, missing_extra
 
 SCHEME = "triton://"
 PROTOCOLS = {"grpc": 8001, "http": 8000}
+_FLAGS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 #: Seconds a client waits for the server before saying it is down.
 CONNECT_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True)
 class TritonURL:
-    """A parsed ``triton://`` URL: ``host``, ``port``, model ``name``, ``protocol``."""
+    """A parsed ``triton://`` URL: ``host``, ``port``, model ``name``, ``protocol``, ``shm``
+    (inputs through system shared memory)."""
 
     host: str
     port: int
     name: str
     protocol: str = "grpc"
+    shm: bool = False
 
     @property
     def address(self):
         return "%s:%d" % (self.host, self.port)
 
     def __str__(self):
-        query = "" if self.protocol == "grpc" else "?protocol=" + self.protocol
-        return "%s%s/%s%s" % (SCHEME, self.address, self.name, query)
+        query = [] if self.protocol == "grpc" else ["protocol=" + self.protocol]
+        query += ["shm=1"] if self.shm else []
+        return "%s%s/%s%s" % (SCHEME, self.address, self.name,
+                              "?" + "&".join(query) if query else "")
 
 
 def is_triton_url(path):
@@ -46,9 +53,10 @@ def is_triton_url(path):
 
 
 def parse_triton_url(url):
-    """Parse ``triton://HOST[:PORT]/NAME[?protocol=grpc|http]``; raise naming the expected form."""
+    """Parse ``triton://HOST[:PORT]/NAME[?protocol=grpc|http][&shm=1]``; raise naming the
+    expected form."""
     from urllib.parse import parse_qs, urlsplit
-    form = "triton://HOST[:PORT]/NAME[?protocol=grpc|http]"
+    form = "triton://HOST[:PORT]/NAME[?protocol=grpc|http][&shm=1]"
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -56,10 +64,12 @@ def parse_triton_url(url):
         raise SsdEdgeError("expected a model URL %s, got %r (%s)" % (form, url, e))
     query = parse_qs(parts.query)
     protocol = (query.pop("protocol", ["grpc"])[-1] or "grpc").lower()
+    shm = query.pop("shm", ["0"])[-1].lower()
     name = parts.path.strip("/")
-    if not parts.hostname or not name or "/" in name or query or protocol not in PROTOCOLS:
+    if not parts.hostname or not name or "/" in name or query or protocol not in PROTOCOLS \
+            or shm not in _FLAGS:
         raise SsdEdgeError("expected a model URL %s, got %r" % (form, url))
-    return TritonURL(parts.hostname, port or PROTOCOLS[protocol], name, protocol)
+    return TritonURL(parts.hostname, port or PROTOCOLS[protocol], name, protocol, _FLAGS[shm])
 
 
 def make_client(url, concurrency=1):

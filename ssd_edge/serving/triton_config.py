@@ -85,13 +85,14 @@ def parameters(values):
 
 
 def network_config(name, platform, spec, inputs, outputs, max_batch, kind, extra_params=None,
-                   queue_delay_us=2000):
+                   queue_delay_us=2000, instances=1):
     """Config of the network itself (``onnxruntime_onnx``, ``tensorrt_plan`` or ``python``).
 
     Args:
         platform: ``"onnxruntime_onnx"``, ``"tensorrt_plan"`` or ``"python"`` (a backend).
         inputs, outputs: ``[(name, numpy dtype name, dims without batch)]``.
         kind: ``"KIND_CPU"`` or ``"KIND_GPU"`` for the instance group.
+        instances: the group's ``count`` (per GPU for ``KIND_GPU``).
     """
     fields = [("name", name)]
     fields.append(("backend", "python") if platform == "python" else ("platform", platform))
@@ -99,7 +100,7 @@ def network_config(name, platform, spec, inputs, outputs, max_batch, kind, extra
     fields += [("input", tensor(n, TRITON_DTYPES[d], dims)) for n, d, dims in inputs]
     fields += [("output", tensor(n, TRITON_DTYPES[d], dims)) for n, d, dims in outputs]
     fields.append(("dynamic_batching", [("max_queue_delay_microseconds", int(queue_delay_us))]))
-    fields.append(("instance_group", [("count", 1), ("kind", Enum(kind))]))
+    fields.append(("instance_group", [("count", int(instances)), ("kind", Enum(kind))]))
     params = {SPEC_PARAM: spec.to_json(), ROLE_PARAM: "network"}
     params.update(extra_params or {})
     fields += parameters(params)

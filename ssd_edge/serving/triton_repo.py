@@ -26,6 +26,13 @@ from ..runtime.artifact import open_artifact
 from . import triton_config as cfg
 
 BACKENDS = ("onnxruntime", "python")
+#: Default instance count of a CPU network: two single-threaded ONNX Runtime sessions overlap
+#: one batch's run with the next batch's transfer (measured in benchmarks/triton_bench.py).
+CPU_INSTANCES = 2
+#: Default batching delay on a GPU, where a batch costs little more than one frame. On a CPU a
+#: batch costs about the sum of its frames, so a lone request is not held back (delay 0): the
+#: batcher still merges the requests that queue while every instance is busy.
+GPU_QUEUE_DELAY_US = 2000
 DEVICES = ("cpu", "gpu")
 # The numpy-only modules the python pre/post models import (copied beside their model.py).
 _CORE = ("__init__.py", "boxes.py", "contract.py", "detections.py", "errors.py", "nms.py",
@@ -44,14 +51,19 @@ class TritonOptions:
         device: instance group of the network, ``"gpu"`` or ``"cpu"`` (None = gpu for
             onnxruntime, cpu for python).
         max_batch: the network's ``max_batch_size``.
-        queue_delay_us: dynamic batcher's ``max_queue_delay_microseconds``.
+        queue_delay_us: dynamic batcher's ``max_queue_delay_microseconds`` (None =
+            :data:`GPU_QUEUE_DELAY_US` on GPU, 0 on CPU).
+        instances: instance ``count`` of the network (None = :data:`CPU_INSTANCES` for the
+            python backend on CPU, else 1). A python-backend CPU instance gives ONNX Runtime
+            cores / count threads.
     """
 
     name: Optional[str] = None
     backend: str = "onnxruntime"
     device: Optional[str] = None
     max_batch: int = 8
-    queue_delay_us: int = 2000
+    queue_delay_us: Optional[int] = None
+    instances: Optional[int] = None
 
     def __post_init__(self):
         if self.backend not in BACKENDS:
@@ -64,6 +76,25 @@ class TritonOptions:
                                % self.name)
         if int(self.max_batch) < 1:
             raise SsdEdgeError("expected --max-batch >= 1, got %d" % self.max_batch)
+        if self.queue_delay_us is not None and int(self.queue_delay_us) < 0:
+            raise SsdEdgeError("expected --triton-queue-delay >= 0 microseconds, got %d"
+                               % self.queue_delay_us)
+        if self.instances is not None and int(self.instances) < 1:
+            raise SsdEdgeError("expected --triton-instances >= 1, got %d" % self.instances)
+
+
+def _instances(options, kind):
+    # Only the python backend's model.py splits the cores between its instances; Triton's
+    # onnxruntime backend gives every instance all of them, so it keeps one.
+    if options.instances is not None:
+        return int(options.instances)
+    return CPU_INSTANCES if kind == "KIND_CPU" and options.backend == "python" else 1
+
+
+def _delay(options, kind):
+    if options.queue_delay_us is not None:
+        return int(options.queue_delay_us)
+    return GPU_QUEUE_DELAY_US if kind == "KIND_GPU" else 0
 
 
 def triton_name(stem):
@@ -100,7 +131,8 @@ def write_triton_repository(onnx_path, out_dir, options, engine_path=None):
     if options.backend == "python":
         _template("network.py", os.path.join(net_dir, "1", "model.py"))
     _write(net_dir, cfg.network_config(name, platform, art.spec, inputs, outputs,
-                                       options.max_batch, kind, extra, options.queue_delay_us))
+                                       options.max_batch, kind, extra, _delay(options, kind),
+                                       _instances(options, kind)))
     written.append(net_dir)
     if engine_path:
         written.append(_write_trt(out_dir, name + "_trt", engine_path, art, inputs, outputs,
@@ -168,7 +200,8 @@ def _write_trt(out_dir, name, engine_path, art, inputs, outputs, options, extra)
         "tensorrt_version", "gpu_name", "compute_capability", "precision") if k in side},
         sort_keys=True)
     _write(folder, cfg.network_config(name, "tensorrt_plan", art.spec, inputs, outputs,
-                                      max_batch, "KIND_GPU", params, options.queue_delay_us))
+                                      max_batch, "KIND_GPU", params, _delay(options, "KIND_GPU"),
+                                      _instances(options, "KIND_GPU")))
     return folder
 
 

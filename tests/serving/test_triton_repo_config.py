@@ -57,8 +57,12 @@ def test_onnxruntime_repository_matches_the_onnx(exported, tmp_path):
     assert os.path.isfile(os.path.join(repo, name, "1", "model.onnx"))
     assert not os.path.exists(os.path.join(repo, name, "1", "model.py"))
     check_against_onnx(net, os.path.join(repo, name, "1", "model.onnx"), 16)
-    assert net.dynamic_batching.max_queue_delay_microseconds > 0
+    # On CPU a lone request is not held back waiting for a batch; concurrent ones still merge.
+    assert net.HasField("dynamic_batching")
+    assert net.dynamic_batching.max_queue_delay_microseconds == 0
     assert [pb.ModelInstanceGroup.Kind.Name(g.kind) for g in net.instance_group] == ["KIND_CPU"]
+    # Triton's onnxruntime backend gives every instance all the cores: one instance.
+    assert [g.count for g in net.instance_group] == [1]
     from ssd_edge.runtime.artifact import open_artifact
     from ssd_edge.spec import DetectorSpec
     spec = open_artifact(exported["onnx"]).spec
@@ -86,6 +90,51 @@ def test_pipeline_is_an_ensemble_of_models_in_the_repository(exported):
     net = parse(os.path.join(repo, NAME, "config.pbtxt"))
     assert net.backend == "python"
     check_against_onnx(net, exported["onnx"], 8)
+    # Two CPU instances, each giving ONNX Runtime half the cores (model.py reads the count).
+    assert [(pb.ModelInstanceGroup.Kind.Name(g.kind), g.count) for g in net.instance_group] \
+        == [("KIND_CPU", 2)]
+
+
+def test_triton_instances_and_queue_delay_flags_are_set_and_checked(exported, tmp_path):
+    from ssd_edge.cli.export import main
+    repo = str(tmp_path / "repo")
+    assert main([exported["onnx"], "--output-dir", str(tmp_path), "--triton", repo,
+                 "--triton-backend", "python", "--triton-instances", "3",
+                 "--triton-queue-delay", "500", "-q", "--no-check"]) == 0
+    net = parse(os.path.join(repo, "shapes-mb2-ssd-lite", "config.pbtxt"))
+    assert [g.count for g in net.instance_group] == [3]
+    assert net.dynamic_batching.max_queue_delay_microseconds == 500
+    r = subprocess.run([sys.executable, "-m", "ssd_edge.cli.export", exported["onnx"],
+                        "--output-dir", str(tmp_path / "x"), "--triton", str(tmp_path / "r"),
+                        "--triton-instances", "0", "-q"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    assert r.returncode == 2 and "expected --triton-instances >= 1, got 0" in r.stderr
+    assert not os.path.exists(str(tmp_path / "r"))
+    r = subprocess.run([sys.executable, "-m", "ssd_edge.cli.export", exported["onnx"],
+                        "--output-dir", str(tmp_path / "x"), "--triton", str(tmp_path / "r"),
+                        "--triton-queue-delay", "-1", "-q"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    assert r.returncode == 2 and "expected --triton-queue-delay >= 0 microseconds, got -1" \
+        in r.stderr
+
+
+def test_python_network_splits_the_cores_between_its_cpu_instances():
+    import importlib.util
+    import ssd_edge.serving
+    path = os.path.join(os.path.dirname(ssd_edge.serving.__file__), "triton_models",
+                        "network.py")
+    loader = importlib.util.spec_from_file_location("triton_network_model", path)
+    model = importlib.util.module_from_spec(loader)
+    loader.loader.exec_module(model)
+    cores = len(os.sched_getaffinity(0))
+
+    def share(groups):
+        return model._cpu_share({"instance_group": groups})
+
+    assert share([{"kind": "KIND_CPU", "count": 1}]) == cores
+    assert share([{"kind": "KIND_CPU", "count": 2}]) == max(1, cores // 2)
+    assert share([{"kind": "KIND_CPU", "count": 4 * cores}]) == 1
+    assert share([{"kind": "KIND_GPU", "count": 2}, {"kind": "KIND_CPU", "count": 1}]) == cores
 
 
 def test_tensorrt_plan_config_from_an_engine_and_its_sidecar(exported, tmp_path):
@@ -107,6 +156,8 @@ def test_tensorrt_plan_config_from_an_engine_and_its_sidecar(exported, tmp_path)
     assert trt.platform == "tensorrt_plan"
     check_against_onnx(trt, exported["onnx"], 4)        # capped by the engine's profile
     assert [pb.ModelInstanceGroup.Kind.Name(g.kind) for g in trt.instance_group] == ["KIND_GPU"]
+    assert [g.count for g in trt.instance_group] == [1]
+    assert trt.dynamic_batching.max_queue_delay_microseconds == 2000   # a GPU batch is cheap
     with open(os.path.join(repo, "m_trt", "1", "model.plan"), "rb") as f, open(engine, "rb") as g:
         assert f.read() == g.read()
     assert json.loads(params(trt)["ssd_edge.engine"])["precision"] == "fp16"

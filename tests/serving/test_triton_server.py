@@ -97,6 +97,14 @@ def test_graph_with_nms_inside_serves_the_same_detections(nms_served, clip, mode
 def test_sixteen_threads_share_one_detector_and_the_server_batches(server, clip, reference,
                                                                    protocol):
     import tritonclient.grpc as grpcclient
+    client = grpcclient.InferenceServerClient("127.0.0.1:%d" % server.grpc_port)
+
+    def batches():
+        stats = client.get_inference_statistics(NAME, as_json=True)["model_stats"][0]
+        return {int(b["batch_size"]): int(b["compute_infer"]["count"])
+                for b in stats.get("batch_stats", [])}
+
+    before = batches()
     with Detector.load(url(server, NAME, protocol)) as det:
         results = [None] * len(clip)
         errors = []
@@ -116,10 +124,47 @@ def test_sixteen_threads_share_one_detector_and_the_server_batches(server, clip,
                 t.join()
         assert not errors, errors
         assert_same(results, reference)
+    # Only these one-frame calls count: the threads' requests overlap (the Detector does not
+    # serialise them), so the dynamic batcher merges some of them.
+    after = batches()
+    sizes = [b for b in after if after[b] > before.get(b, 0)]
+    assert max(sizes) > 1, "the server never batched the threads' requests: %s" % sizes
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http"])
+def test_shared_memory_inputs_give_the_same_detections(server, clip, reference, protocol):
+    import glob
+    import os
+    import tritonclient.grpc as grpcclient
     client = grpcclient.InferenceServerClient("127.0.0.1:%d" % server.grpc_port)
-    stats = client.get_inference_statistics(NAME, as_json=True)["model_stats"][0]
-    sizes = [int(b["batch_size"]) for b in stats.get("batch_stats", [])]
-    assert max(sizes) > 1, "the server never batched: %s" % sizes
+
+    def regions():
+        status = client.get_system_shared_memory_status(as_json=True).get("regions", {})
+        return sorted(r for r in status if r.startswith("ssd_edge_client_%d_" % os.getpid()))
+
+    sep = "&" if protocol == "http" else "?"
+    for model in (NAME, NAME + "_pipeline"):
+        with Detector.load(url(server, model, protocol) + sep + "shm=1") as det:
+            assert det.backend.url.shm and len(regions()) == 1     # registered at load
+            if model == NAME:       # sized for one frame's input: the first call reuses it
+                status = client.get_system_shared_memory_status(as_json=True)["regions"]
+                assert int(status[regions()[0]]["byte_size"]) >= 3 * 300 * 300 * 4
+            assert_same(det.detect_batch(clip), reference)
+            results = [None] * len(clip)
+
+            def work(k):
+                for i in range(k, len(clip), 8):
+                    results[i] = det(clip[i])
+
+            threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert_same(results, reference)
+            assert 1 <= len(regions()) <= 8       # pooled: one per call in flight at most
+        assert regions() == []                    # close() unregisters and removes them
+        assert glob.glob("/dev/shm/ssd_edge_client_%d_*" % os.getpid()) == []
 
 
 def test_server_down_is_one_line(tmp_path):

@@ -11,6 +11,9 @@ Two kinds of served model (the ``ssd_edge.role`` parameter of its config says wh
 
 One instance is safe to share between threads: the gRPC client is thread-safe; the HTTP client
 (gevent-based, usable only from the thread that made it) is kept one per thread.
+
+With ``?shm=1`` in the URL the input tensors travel through system shared memory regions
+registered with the server (:mod:`.triton_shm`); outputs, small, come back in the answer.
 """
 import functools
 import threading
@@ -31,10 +34,15 @@ REQUEST_TIMEOUT_S = 120.0
 class TritonBackend:
     """The backend contract over tritonclient.
 
+    ``thread_safe``: the Detector lets many threads call at once, so their requests overlap
+    and the server's dynamic batcher can merge them (serialised, every batch would be 1).
+
     Args:
         artifact: an Artifact of kind ``triton`` (:func:`ssd_edge.runtime.triton_spec.open_triton`).
         threads, device: not used (the server decides); accepted for the common signature.
     """
+
+    thread_safe = True
 
     def __init__(self, artifact, threads=None, device=None):
         try:
@@ -58,6 +66,28 @@ class TritonBackend:
         self._opened = []                 # every per-thread HTTP client, closed by close()
         self._lock = threading.Lock()
         self._shared = make_client(self.url) if self.url.protocol == "grpc" else None
+        self._pool = None
+        if self.url.shm:
+            from .triton_shm import ShmPool
+            self._pool = ShmPool(self._client, self.url.address)
+            # One region now, sized for one frame's input: says at once if the server cannot
+            # map it, and the first call needs no new region.
+            self._pool.release(self._pool.acquire(self._frame_bytes(config)))
+
+    @staticmethod
+    def _frame_bytes(config):
+        """Bytes of one frame's inputs where the config fixes them (the network), else 1."""
+        size = {"TYPE_FP32": 4, "TYPE_FP16": 2, "TYPE_UINT8": 1, "TYPE_INT32": 4}
+        total = 0
+        for t in config.get("input", []):
+            dims = [int(d) for d in t.get("dims", [])]
+            if any(d < 0 for d in dims):
+                return 1
+            n = size.get(t.get("data_type"), 4)
+            for d in dims:
+                n *= d
+            total += n
+        return max(total, 1)
 
     def _client(self):
         if self._shared is not None:
@@ -69,17 +99,46 @@ class TritonBackend:
                 self._opened.append(client)
         return client
 
-    def _inputs(self, arrays):
+    def _inputs(self, arrays, spans=None):
+        """InferInputs of ``{name: array}``; with ``spans``, each array already sits in the
+        shared memory ``spans = (region, [(offset, nbytes)])``."""
         if self.url.protocol == "grpc":
             import tritonclient.grpc as tc
         else:
             import tritonclient.http as tc
         out = []
-        for name, arr in arrays.items():
+        for i, (name, arr) in enumerate(arrays.items()):
             x = tc.InferInput(name, list(arr.shape), self._types.get(name, "FP32"))
-            x.set_data_from_numpy(np.ascontiguousarray(arr))
+            if spans is None:
+                x.set_data_from_numpy(np.ascontiguousarray(arr))
+            else:
+                offset, nbytes = spans[1][i]
+                x.set_shared_memory(spans[0].name, nbytes, offset)
             out.append(x)
         return out
+
+    def _packed(self, requests):
+        """InferInputs for each ``{name: array}`` request, and the shared memory region they
+        were written to (None without ``shm=1``; give it back with ``self._pool.release``)."""
+        if self._pool is None:
+            return [self._inputs(r) for r in requests], None
+        from .triton_shm import packed_size
+        arrays = [a for r in requests for a in r.values()]
+        region = self._pool.acquire(packed_size(arrays))
+        try:
+            spans = self._pool.write(region, arrays)
+            out, k = [], 0
+            for r in requests:
+                out.append(self._inputs(r, (region, spans[k:k + len(r)])))
+                k += len(r)
+            return out, region
+        except Exception:
+            self._pool.release(region)
+            raise
+
+    def _release(self, region):
+        if region is not None:
+            self._pool.release(region)
 
     def _requested(self, names):
         if self.url.protocol == "grpc":
@@ -92,7 +151,11 @@ class TritonBackend:
         """One request with the whole batch; returns output name → array (network role)."""
         if self.role == "pipeline":
             raise SsdEdgeError("expected frames for %s (a pipeline), got tensors" % self.url)
-        result = self._infer(self._inputs(feeds), self.outputs)
+        (inputs,), region = self._packed([feeds])
+        try:
+            result = self._infer(inputs, self.outputs)
+        finally:
+            self._release(region)       # the answer is in: the server is done reading it
         return {n: result.as_numpy(n) for n in self.outputs}
 
     def _infer(self, inputs, outputs):
@@ -114,15 +177,20 @@ class TritonBackend:
         thr = np.asarray([thr], np.float32)
         nms = np.asarray([[options.iou_threshold, options.candidate_size, options.top_k,
                            options.max_detections]], np.float32)
-        requests = [self._inputs({"frame": np.ascontiguousarray(f)[None], "thresholds": thr,
-                                  "nms_options": nms}) for f in frames]
+        requests, region = self._packed([{"frame": np.ascontiguousarray(f)[None],
+                                          "thresholds": thr, "nms_options": nms}
+                                         for f in frames])
+        # A region goes back to the pool only once every request has answered (not after a
+        # timeout, when the server may still read it; close() removes it then).
         if self.url.protocol == "grpc":
-            results = self._gather_grpc(requests)
+            answers = self._gather_grpc(requests)
         else:
             client = self._client()
             pending = [client.async_infer(self.url.name, r, outputs=self._requested(_PIPE_OUT))
                        for r in requests]
-            results = [self._result(p.get_result) for p in pending]
+            answers = [self._answer(p.get_result) for p in pending]
+        self._release(region)
+        results = [self._result(lambda a=a: a) for a in answers]
         return [self._detections(r, options.labels) for r in results]
 
     def _gather_grpc(self, requests):
@@ -147,7 +215,15 @@ class TritonBackend:
             raise SsdEdgeError("expected answers from the Triton server %s within %.0f s, got "
                                "%d of %d" % (self.url.address, REQUEST_TIMEOUT_S,
                                              len(requests) - left[0], len(requests)))
-        return [self._result(lambda r=r: r) for r in results]
+        return results
+
+    @staticmethod
+    def _answer(get):
+        """The result of ``get()``, or the exception it raised (re-raised by :meth:`_result`)."""
+        try:
+            return get()
+        except Exception as e:     # noqa: BLE001 - handed to _result, which raises it
+            return e
 
     def _result(self, get):
         from tritonclient.utils import InferenceServerException
@@ -168,6 +244,9 @@ class TritonBackend:
         return Detections(boxes, scores, classes, [labels[c] for c in classes])
 
     def close(self):
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
         client, self._shared = self._shared, None
         if client is not None:
             client.close()

@@ -4,6 +4,10 @@ Written by ``ssd-export --triton DIR --triton-backend python`` as ``NAME/1/model
 ``NAME/1/model.onnx``. The server's dynamic batcher hands ``execute`` several requests at once;
 their ``input_0`` batches are concatenated into one ONNX Runtime run and split back per request.
 Needs numpy and onnxruntime in the Python environment the backend stub runs with.
+
+On CPU, each instance's ONNX Runtime gets its share of the cores (usable cores / CPU instances
+in ``instance_group``) and its threads sleep between runs instead of spinning: the server, the
+other instances' stubs and same-host clients need those cores.
 """
 import json
 import os
@@ -21,6 +25,10 @@ class TritonPythonModel:
                                  {"device_id": int(args.get("model_instance_device_id", 0))}))
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if len(providers) == 1:
+            opts.intra_op_num_threads = _cpu_share(config)
+            opts.inter_op_num_threads = 1
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(os.path.join(folder, "model.onnx"), opts,
                                             providers=providers)
         self.input = config["input"][0]["name"]
@@ -43,3 +51,15 @@ class TritonPythonModel:
 
     def finalize(self):
         self.session = None
+
+
+def _cpu_share(config):
+    """ONNX Runtime threads for one instance: usable cores / CPU instances of this model (>= 1)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:          # not Linux
+        cores = os.cpu_count() or 1
+    groups = config.get("instance_group") or [{}]
+    instances = sum(int(g.get("count", 1)) for g in groups
+                    if g.get("kind", "KIND_CPU") != "KIND_GPU")
+    return max(1, cores // max(1, instances))
