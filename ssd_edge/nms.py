@@ -126,6 +126,14 @@ def _candidates(scores: np.ndarray, conf_threshold: float, candidate_size: int) 
     Returns ``(classes (C',), idx (C', K) prior indices, cand (C', K) scores, valid (C', K))``
     with each row sorted by descending score; only classes with at least one candidate.
     """
+    if scores.shape[1] == 2:                      # one class (face models): no transpose
+        col = scores[:, 1]
+        prior = np.flatnonzero(col > conf_threshold)
+        if 0 < prior.size <= candidate_size:
+            s = col[prior]
+            order = np.argsort(-s, kind="stable")                        # ties: lower index
+            return (np.ones(1, np.int64), prior[order][None], s[order][None],
+                    np.ones((1, prior.size), bool))
     fg = np.ascontiguousarray(scores[:, 1:].T)                               # (C-1, P)
     above = fg > conf_threshold
     rows, cols = np.nonzero(above)                         # class-major, prior ascending
@@ -164,7 +172,7 @@ def _all_candidates(fg: np.ndarray, rows: np.ndarray, cols: np.ndarray,
     prior) and scattered into ``(C', K)`` rows padded with -inf, K the largest count.
     """
     s = fg[rows, cols]
-    if rows[0] == rows[-1]:                                 # one class (face models): a row
+    if rows[0] == rows[-1]:                                 # one class has candidates: a row
         order = np.argsort(-s, kind="stable")
         return rows[:1] + 1, cols[order][None], s[order][None], np.ones((1, s.size), bool)
     order = np.lexsort((-s, rows))
@@ -208,20 +216,25 @@ def _greedy_keep(cand_boxes: np.ndarray, valid: np.ndarray, iou_threshold: float
                            *_scratch(g, r1 - r0, k - r0))
         np.multiply(a[:, :, :r1 - r0], _triu(r1 - r0), out=a[:, :, :r1 - r0])
         blocks.append((r0, r1, a))
-    valid_f = valid.astype(np.float32)[:, None, :]                            # (G, 1, K)
-    keep_f = valid_f
+    keep = valid
+    count = np.count_nonzero(keep)
     for _ in range(k + 1):
+        keep_f = keep.astype(np.float32)[:, None, :]                          # (G, 1, K)
         if len(blocks) == 1:
-            suppressed = np.matmul(keep_f, blocks[0][2])
+            suppressed = np.matmul(keep_f, blocks[0][2])[:, 0, :]
         else:
-            suppressed = np.zeros((g, 1, k), np.float32)
+            suppressed = np.zeros((g, k), np.float32)
             for r0, r1, a in blocks:
-                suppressed[:, :, r0:] += np.matmul(keep_f[:, :, r0:r1], a)
-        new_f = valid_f * (suppressed == 0)
-        if not np.count_nonzero(new_f != keep_f):
+                suppressed[:, r0:] += np.matmul(keep_f[:, :, r0:r1], a)[:, 0, :]
+        new = valid & (suppressed == 0)
+        # The iterates alternate around the greedy answer (even ones contain it, odd ones lie
+        # inside it), so each is a subset or a superset of the one before: equal counts mean
+        # equal sets.
+        new_count = np.count_nonzero(new)
+        if new_count == count:
             break
-        keep_f = new_f
-    return keep_f[:, 0, :] > 0
+        keep, count = new, new_count
+    return keep
 
 
 _local = threading.local()
