@@ -14,7 +14,10 @@ from ..errors import SsdEdgeError
 from ..runtime.artifact import artifact_kind
 from ..runtime.backends import (BACKENDS, KINDS, PACKAGES, backend_class, is_installed,
                                 owns_frame_path)
+from ..spec import NmsDefaults
 from .pytorch_ssd import NAME as PEER
+
+_NMS = NmsDefaults()   # pytorch-ssd's Predictor defaults, as the Detector's
 
 #: Every name ``--backend`` accepts, in the order results are listed.
 BENCH_BACKENDS = tuple(BACKENDS) + (PEER,)
@@ -53,8 +56,8 @@ class BenchOptions:
     threads: Optional[int] = None
     device: Optional[str] = None
     frame_size: Tuple[int, int] = (640, 480)
-    conf_threshold: float = 0.4
-    iou_threshold: float = 0.45
+    conf_threshold: float = _NMS.conf_threshold
+    iou_threshold: float = _NMS.iou_threshold
     host_nms: bool = False
     torch_precision: Tuple[str, ...] = ()
     peer_max_batch: int = 0

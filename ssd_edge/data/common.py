@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import SsdEdgeError
 from ..fileio import IMAGE_EXTENSIONS
+from ..labels import read_labels
 
 log = logging.getLogger("ssd_edge.data")
 
@@ -183,10 +184,11 @@ def find_image(folder, stem):
 
 
 def read_labels_file(path):
-    """Read a ``labels.txt``: one class per line (blank lines ignored), or pytorch-ssd's older
-    comma-separated single line. Returns names with BACKGROUND at 0 (added when absent)."""
-    with open(path, encoding="utf-8") as f:
-        lines = [ln.strip() for ln in f if ln.strip()]
+    """Read a dataset's ``labels.txt`` with the one labels reader (:func:`ssd_edge.labels.
+    read_labels`: one class per line, no blank line between names), also accepting
+    pytorch-ssd's older comma-separated single line. Returns names with BACKGROUND at 0 (added
+    when absent)."""
+    lines = list(read_labels(path))
     if len(lines) == 1 and "," in lines[0]:
         lines = [c.strip() for c in lines[0].split(",") if c.strip()]
     if lines and lines[0].upper() == BACKGROUND:

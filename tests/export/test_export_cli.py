@@ -284,3 +284,35 @@ def test_foreign_onnx_needs_net_and_labels(tmp_path, capsys):
                         "--output-dir", str(tmp_path / "o")], capsys)
     assert rc == 0, err
     assert get_spec(onnx.load(str(tmp_path / "o" / "foreign.fp16.onnx"))).arch == "mb1-ssd"
+
+
+def test_stages_write_and_the_parity_pass_checks_each_file_before_the_next(tmp_path, capsys,
+                                                                           monkeypatch):
+    """run_export is STAGES (writers) plus verify (the parity pass), interleaved per file: every
+    file is checked as soon as it exists, and a failed check stops the export before the next
+    file is written."""
+    from ssd_edge.errors import SsdEdgeError
+    from ssd_edge.export import stages, verify as verify_mod
+    assert [s.__name__ for s in stages.STAGES] == [
+        "base_onnx", "fp16_onnx", "int8_onnx", "nms_onnx", "ort_format", "phone_formats",
+        "engines"]
+    ckpt, labels = write_checkpoint(tmp_path)
+    seen = []
+    real = verify_mod.verify
+
+    def spying(art, run):
+        seen.append((os.path.basename(art.path), sorted(os.listdir(str(tmp_path)))))
+        real(art, run)
+        if art.precision == "fp16":
+            raise SsdEdgeError("parity check failed for %s: test" % art.path)
+    monkeypatch.setattr(verify_mod, "verify", spying)
+    rc, out, err = run([ckpt, "--labels", labels, "--fp16", "--nms", "onnx", "--mobile",
+                        "--output-dir", str(tmp_path)], capsys)
+    assert rc == 2 and "parity check failed" in err
+    names = [n for n, _ in seen]
+    assert names == ["mb1-ssd-Epoch-0-Loss-1.0.onnx", "mb1-ssd-Epoch-0-Loss-1.0.fp16.onnx"]
+    # when the FP32 file was checked, the FP16 one did not exist yet
+    assert "mb1-ssd-Epoch-0-Loss-1.0.fp16.onnx" not in seen[0][1]
+    # nothing after the failed check was written (no NMS graphs, no .ort)
+    left = os.listdir(str(tmp_path))
+    assert not [n for n in left if "nms-onnx" in n or n.endswith(".ort")]

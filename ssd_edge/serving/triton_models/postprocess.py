@@ -13,17 +13,16 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-_NMS = ("num_detections", "detection_boxes", "detection_scores", "detection_classes")
-
 
 class TritonPythonModel:
     def initialize(self, args):
+        from ssd_edge.contract import NMS_OUTPUTS
         from ssd_edge.spec import DetectorSpec
         config = json.loads(args["model_config"])
         params = config["parameters"]
         self.spec = DetectorSpec.from_json(params["ssd_edge.spec"]["string_value"])
         self.layout = params["ssd_edge.layout"]["string_value"]
-        self.names = _NMS if self.layout == "nms" else ("scores", "boxes")
+        self.names = NMS_OUTPUTS if self.layout == "nms" else ("scores", "boxes")
 
     def execute(self, requests):
         import numpy as np
