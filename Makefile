@@ -56,7 +56,7 @@ test: venv system-deps triton-env
 	$(PY) -m pytest -q -n 2 $(PYTEST_ARGS)
 
 test-quick: venv
-	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n 2 -m "not slow" $(PYTEST_ARGS)
 
 # `make demo` installs only what the demo needs (CPU torch when absent, the export and cv extras,
 # not dev), then exports the bundled model to FP32 and INT8 ONNX and runs ssd-live on the bundled

@@ -5,7 +5,9 @@ Every problem a user can fix (a bad path, a wrong file, a missing optional packa
 tools print that line and exit with status 2 (:func:`cli_entry`). Anything else is a bug and
 keeps its traceback.
 """
+import contextlib
 import functools
+import logging
 import os
 import sys
 import warnings
@@ -33,7 +35,8 @@ def cli_entry(prog):
     Ctrl-C exits 130 after the command's own cleanup ran; a reader of stdout that leaves
     (``ssd-export --inspect m.onnx | head``) ends it quietly with 141. Python warnings print as
     one ``prog: warning: ...`` line. Anything else is a bug and keeps its traceback (set
-    ``SSD_EDGE_DEBUG=1`` to see tracebacks for user errors too).
+    ``SSD_EDGE_DEBUG=1`` to see tracebacks for user errors too). The logging a command sets up
+    ends with it (:func:`_own_logging`).
     """
     def wrap(fn):
         @functools.wraps(fn)
@@ -43,7 +46,7 @@ def cli_entry(prog):
                 # prints; OpenCV reads this when it is imported (later, lazily).
                 os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")
             try:
-                with warnings.catch_warnings():
+                with warnings.catch_warnings(), _own_logging():
                     warnings.showwarning = _one_line_warnings(prog, warnings.showwarning)
                     rc = fn(argv)
             except SsdEdgeError as e:
@@ -64,6 +67,25 @@ def cli_entry(prog):
             return rc or 0
         return main
     return wrap
+
+
+@contextlib.contextmanager
+def _own_logging():
+    """Put the root and ``ssd_edge`` loggers back as they were when the command ends.
+
+    Each command sets up its own log lines (``ssd-live: ...`` at INFO, ``ssd-eval: ...`` at
+    WARNING). Run in one process one after the other (from Python, from a test), a command
+    would otherwise print with the previous one's prefix and level.
+    """
+    loggers = [logging.getLogger(), logging.getLogger("ssd_edge")]
+    saved = [(lg, list(lg.handlers), lg.level, lg.propagate) for lg in loggers]
+    try:
+        yield
+    finally:
+        for lg, handlers, level, propagate in saved:
+            lg.handlers[:] = handlers
+            lg.setLevel(level)
+            lg.propagate = propagate
 
 
 def _one_line_warnings(prog, previous):

@@ -32,6 +32,8 @@ from ssd_edge.models import build_model  # noqa: E402
 from ssd_edge.models.specs import default_spec  # noqa: E402
 
 VERSIONS = ["8.5", "8.6", "10.3", "11"]
+#: The full-export cases: every version in make test, the newest one in make test-quick.
+QUICK_LAST = [pytest.param(v, marks=pytest.mark.slow) for v in VERSIONS[:-1]] + VERSIONS[-1:]
 FLAGS_EXIST = {"8.5": True, "8.6": True, "10.3": True, "11": False}
 LABELS = ["BACKGROUND", "circle", "square"]
 STEM = "mb1-ssd-Epoch-0-Loss-1.0"
@@ -144,7 +146,7 @@ def _fakes(board, version, **gpu_kw):
     return install_fakes(board.monkeypatch, version, FakeGpu(name=GPU_NAME, **gpu_kw))
 
 
-@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("version", QUICK_LAST)
 def test_checkpoint_fp16_engine(work, board, tmp_path, capsys, version):
     trt, _ = _fakes(board, version)
     rc, out, err = _run([work["ckpt"], "--labels", work["labels"], "--fp16", "--engine",
@@ -183,8 +185,7 @@ def test_checkpoint_fp16_engine(work, board, tmp_path, capsys, version):
     assert "timing cache %s (new)" % os.path.join(str(tmp_path), "timing.cache") in out
 
 
-@pytest.mark.parametrize("version", [pytest.param("8.5", marks=pytest.mark.slow),
-                                     pytest.param("8.6", marks=pytest.mark.slow), "10.3", "11"])
+@pytest.mark.parametrize("version", QUICK_LAST)
 def test_checkpoint_int8_engine_from_the_qdq_onnx(work, board, tmp_path, capsys, version):
     trt, _ = _fakes(board, version)
     rc, out, err = _run([work["ckpt"], "--labels", work["labels"], "--int8", "--calib",
@@ -310,6 +311,7 @@ def test_nms_engine_is_built_from_the_graph_with_nms(work, board, tmp_path, caps
     assert not os.path.exists(str(tmp_path / (STEM + ".fp32.engine")))
 
 
+@pytest.mark.slow
 def test_target_command_printed_without_tensorrt_builds_the_right_engine(work, board, tmp_path,
                                                                          capsys):
     src = _copy(work["static"], tmp_path)
@@ -338,6 +340,7 @@ def test_target_command_printed_without_tensorrt_builds_the_right_engine(work, b
         os.path.basename(fp16)) in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_build_failure_keeps_the_onnx_and_prints_the_parser_errors(work, board, tmp_path,
                                                                    capsys):
     trt, _ = _fakes(board, "8.5")                            # the 8.5 parser stops at opset 17

@@ -65,6 +65,7 @@ def test_one_video_for_several_sources_is_refused(tmp_path, tiny_onnx, video):
     assert not os.listdir(str(tmp_path)) or not (tmp_path / "out.mp4").exists()
 
 
+@pytest.mark.slow
 def test_source_ending_early_and_dead_source(tmp_path, tiny_onnx, served):
     """A 12-frame file ends while demo:// goes on; an unreachable RTSP camera is reported and
     the live HTTP source and both files still run to their end."""

@@ -81,6 +81,7 @@ def test_port_in_use_is_one_line_and_paths_share_a_port():
     assert a._server is None and b._server is None
 
 
+@pytest.mark.slow
 def test_several_sources_each_on_their_own_path(tmp_path, tiny_onnx, monkeypatch):
     """Two sources, --output rtsp://.../cam{stream}: one port, two playable streams."""
     needs_gstreamer_rtsp()
