@@ -1,21 +1,9 @@
 """cli_entry: one command's logging set-up ends with it, so commands run one after the other in
 one process (from Python, from a test) each print with their own prefix and level."""
 import logging
-import sys
 
+from ssd_edge.cli.live import _StderrHandler as _Stderr   # writes to sys.stderr of the moment
 from ssd_edge.errors import cli_entry
-
-
-class _Stderr(logging.StreamHandler):
-    """Writes to whatever sys.stderr is at the time (capsys swaps it)."""
-
-    @property
-    def stream(self):
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, value):
-        pass
 
 
 @cli_entry("first")
