@@ -215,9 +215,7 @@ def _run(args):
         overlay = overlay.for_model(det.spec.num_classes, args.overlay != DEFAULT_OVERLAY)
         if topts.enabled:
             det = TrackedDetector(det, Tracker(topts, fps=source.fps))
-        stats.model, stats.source = getattr(det, "path", args.model), source.uri
-        stats.backend = getattr(det, "backend_name", "")
-        stats.precision = getattr(det, "precision", "")
+        stats.describe(det, args.model).source = source.uri
         pipe = st.Pipeline(source, det, sinks, overlay=overlay, options=pipe_opts, stats=stats)
         with st.stop_on_signals(pipe):
             pipe.run()

@@ -103,8 +103,7 @@ def run_multi(args, uris, src_opts, pipe_opts, overlay, kwargs):
             from ..runtime.stream.tracking import Tracker
             for s in opened:
                 s.tracker = Tracker(topts, fps=s.source.fps)
-        stats.model, stats.backend = getattr(det, "path", args.model), getattr(det, "backend_name", "")
-        stats.precision = getattr(det, "precision", "")
+        stats.describe(det, args.model)
         pipe = MultiPipeline(opened, det, overlay=overlay, options=pipe_opts, stats=stats)
         stats.streams = [s.stats for s in states]        # failed-to-open ones stay listed
         with st.stop_on_signals(pipe):

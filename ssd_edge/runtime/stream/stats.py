@@ -45,9 +45,14 @@ class Stats:
     @classmethod
     def of(cls, detector, source=""):
         """Stats naming ``detector``'s model, backend and precision (blank where it has none)."""
-        return cls(model=getattr(detector, "path", ""),
-                   backend=getattr(detector, "backend_name", ""),
-                   precision=getattr(detector, "precision", ""), source=source)
+        return cls(source=source).describe(detector)
+
+    def describe(self, detector, model=""):
+        """Name ``detector``'s model (``model`` when it has no path), backend and precision."""
+        self.model = getattr(detector, "path", model)
+        self.backend = getattr(detector, "backend_name", "")
+        self.precision = getattr(detector, "precision", "")
+        return self
 
     def start(self):
         """Restart the clock (the pipeline calls it when its first frame is asked for)."""
